@@ -1,0 +1,1 @@
+"""The sandbox's Kubernetes API server: HTTP front end, storage and API semantics."""

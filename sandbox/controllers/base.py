@@ -1,0 +1,56 @@
+"""A controller loop that follows the store's event log, like an informer's watch."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+
+from sandbox.apiserver.registry import Registry
+from sandbox.apiserver.store import StoredEvent, WindowExpired
+
+log = logging.getLogger("sandbox.controllers")
+
+
+class Controller:
+    """Subclasses set ``resources`` (group_resource keys) and implement ``sync_all``/``on_event``."""
+
+    name = "controller"
+    resources: tuple[str, ...] = ()
+
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+        self.store = registry.store
+        self._thread: threading.Thread | None = None
+
+    def sync_all(self) -> None:
+        """Reconcile everything once (at start, and after the event log window was missed)."""
+
+    def on_event(self, event: StoredEvent, obj: dict) -> None:
+        raise NotImplementedError
+
+    def start(self, stop: threading.Event) -> None:
+        self._thread = threading.Thread(target=self._run, args=(stop,), name=self.name, daemon=True)
+        self._thread.start()
+
+    def _run(self, stop: threading.Event) -> None:
+        rv = self.store.resource_version
+        self._guarded(self.sync_all)
+        while not stop.is_set():
+            try:
+                events = self.store.events_after(rv)
+            except WindowExpired:
+                rv = self.store.resource_version
+                self._guarded(self.sync_all)
+                continue
+            for event in events:
+                rv = event.rv
+                if event.resource in self.resources:
+                    self._guarded(self.on_event, event, json.loads(event.body))
+            self.store.wait(rv, 0.5)
+
+    def _guarded(self, fn, *args) -> None:
+        try:
+            fn(*args)
+        except Exception:  # one bad object must not stop the controller
+            log.exception("%s failed", self.name)
