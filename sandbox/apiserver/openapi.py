@@ -42,32 +42,60 @@ _QUANTITY = "io.k8s.apimachinery.pkg.api.resource.Quantity"
 _INT_OR_STRING = "io.k8s.apimachinery.pkg.util.intstr.IntOrString"
 
 # Client models defined in apimachinery's meta/v1 package rather than in an API group.
-_META_MODELS = frozenset({
-    "V1ObjectMeta", "V1ListMeta", "V1LabelSelector", "V1LabelSelectorRequirement", "V1OwnerReference",
-    "V1ManagedFieldsEntry", "V1Condition", "V1Status", "V1StatusDetails", "V1StatusCause",
-    "V1DeleteOptions", "V1Preconditions",
-})
+_META_MODELS = frozenset(
+    {
+        "V1ObjectMeta",
+        "V1ListMeta",
+        "V1LabelSelector",
+        "V1LabelSelectorRequirement",
+        "V1OwnerReference",
+        "V1ManagedFieldsEntry",
+        "V1Condition",
+        "V1Status",
+        "V1StatusDetails",
+        "V1StatusCause",
+        "V1DeleteOptions",
+        "V1Preconditions",
+    }
+)
 # Core types first reached from another group's kind (StorageClass.allowedTopologies).
 _CORE_MODELS = frozenset({"V1TopologySelectorTerm", "V1TopologySelectorLabelRequirement"})
 # Meta types every document carries, referenced by the operations themselves.
 _OPERATION_MODELS = ("V1Status", "V1DeleteOptions")
 
-PATCH_CONTENT_TYPES = ("application/json-patch+json", "application/merge-patch+json",
-                       "application/strategic-merge-patch+json", "application/apply-patch+yaml")
+PATCH_CONTENT_TYPES = (
+    "application/json-patch+json",
+    "application/merge-patch+json",
+    "application/strategic-merge-patch+json",
+    "application/apply-patch+yaml",
+)
 _OBJECT_CONTENT_TYPES = ("application/json", "application/yaml", "application/vnd.kubernetes.protobuf")
-_LIST_CONTENT_TYPES = (*_OBJECT_CONTENT_TYPES, "application/json;stream=watch",
-                       "application/vnd.kubernetes.protobuf;stream=watch")
+_LIST_CONTENT_TYPES = (
+    *_OBJECT_CONTENT_TYPES,
+    "application/json;stream=watch",
+    "application/vnd.kubernetes.protobuf;stream=watch",
+)
 
 # Fixed schemas for types the client does not model.
 _SPECIAL_COMPONENTS = {
-    _TIME: {"description": "Time is a wrapper around time.Time, serialized as an RFC 3339 string.",
-            "type": "string", "format": "date-time"},
-    _QUANTITY: {"description": "Quantity is a fixed-point number such as 100m, 1.5Gi or 2.",
-                "oneOf": [{"type": "string"}, {"type": "number"}]},
-    _INT_OR_STRING: {"description": "IntOrString holds either an int32 or a string.",
-                     "format": "int-or-string", "oneOf": [{"type": "integer"}, {"type": "string"}]},
-    _PATCH: {"description": "Patch is the body of a PATCH request; its format follows the Content-Type.",
-             "type": "object"},
+    _TIME: {
+        "description": "Time is a wrapper around time.Time, serialized as an RFC 3339 string.",
+        "type": "string",
+        "format": "date-time",
+    },
+    _QUANTITY: {
+        "description": "Quantity is a fixed-point number such as 100m, 1.5Gi or 2.",
+        "oneOf": [{"type": "string"}, {"type": "number"}],
+    },
+    _INT_OR_STRING: {
+        "description": "IntOrString holds either an int32 or a string.",
+        "format": "int-or-string",
+        "oneOf": [{"type": "integer"}, {"type": "string"}],
+    },
+    _PATCH: {
+        "description": "Patch is the body of a PATCH request; its format follows the Content-Type.",
+        "type": "object",
+    },
 }
 
 
@@ -161,8 +189,9 @@ def _component_name(class_name: str, reached_from: Resource | None) -> str:
 
 
 def _referenced_models(class_name: str) -> list[str]:
-    return [model for field in schema.model_schema(class_name).fields.values()
-            for model in _models_in(field.type)]
+    return [
+        model for field in schema.model_schema(class_name).fields.values() for model in _models_in(field.type)
+    ]
 
 
 def _models_in(field_type: FieldType) -> list[str]:
@@ -208,8 +237,9 @@ def _components(kinds: list[Resource]) -> dict[str, dict]:
 
 def _model_component(class_name: str) -> dict:
     model = schema.model_schema(class_name)
-    properties = {name: _property(field) | _merge_extensions(class_name, field)
-                  for name, field in model.fields.items()}
+    properties = {
+        name: _property(field) | _merge_extensions(class_name, field) for name, field in model.fields.items()
+    }
     component: dict = {"description": model.description, "type": "object", "properties": properties}
     required = sorted(name for name, field in model.fields.items() if field.required)
     if required:
@@ -263,10 +293,13 @@ def _type_schema(field_type: FieldType) -> dict:
     named = {"datetime": _TIME, "quantity": _QUANTITY, "int-or-string": _INT_OR_STRING}
     if kind in named:
         return {"allOf": [_ref(named[kind])]}
-    return {"string": {"type": "string"}, "boolean": {"type": "boolean"},
-            "number": {"type": "number", "format": "double"},
-            "bytes": {"type": "string", "format": "byte"},
-            "any": {"type": "object"}}[kind]
+    return {
+        "string": {"type": "string"},
+        "boolean": {"type": "boolean"},
+        "number": {"type": "number", "format": "double"},
+        "bytes": {"type": "string", "format": "byte"},
+        "any": {"type": "object"},
+    }[kind]
 
 
 def _kind_component_name(res: Resource) -> str:
@@ -283,14 +316,18 @@ def _list_component(res: Resource) -> dict:
         "type": "object",
         "properties": {
             "apiVersion": {"type": "string", "description": "Versioned schema of this representation."},
-            "items": {"type": "array", "items": _model_ref(schema.root_type(res).model),
-                      "description": f"The {res.plural}."},
+            "items": {
+                "type": "array",
+                "items": _model_ref(schema.root_type(res).model),
+                "description": f"The {res.plural}.",
+            },
             "kind": {"type": "string", "description": "REST resource this object represents."},
             "metadata": {"allOf": [_model_ref("V1ListMeta")], "description": "Standard list metadata."},
         },
         "required": ["items"],
         "x-kubernetes-group-version-kind": [
-            {"group": res.group, "kind": res.list_kind, "version": res.version}],
+            {"group": res.group, "kind": res.list_kind, "version": res.version}
+        ],
     }
 
 
@@ -302,13 +339,22 @@ def _gvk(res: Resource) -> dict:
 
 
 def _query(name: str, description: str, value_type: str = "string") -> dict:
-    return {"name": name, "in": "query", "description": description,
-            "schema": {"type": value_type, "uniqueItems": True}}
+    return {
+        "name": name,
+        "in": "query",
+        "description": description,
+        "schema": {"type": value_type, "uniqueItems": True},
+    }
 
 
 def _path_param(name: str, description: str) -> dict:
-    return {"name": name, "in": "path", "required": True, "description": description,
-            "schema": {"type": "string", "uniqueItems": True}}
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "description": description,
+        "schema": {"type": "string", "uniqueItems": True},
+    }
 
 
 _PRETTY = _query("pretty", "If 'true', the output is pretty printed.")
@@ -317,8 +363,10 @@ _NAMESPACE = _path_param("namespace", "object name and auth scope, such as for t
 _WRITE_PARAMS = [
     _query("dryRun", "When present, modifications are not persisted. Valid value: All."),
     _query("fieldManager", "Name of the actor making the change, recorded in managedFields."),
-    _query("fieldValidation", "How to treat unknown or duplicate fields in the body: "
-                              "Ignore, Warn (default) or Strict."),
+    _query(
+        "fieldValidation",
+        "How to treat unknown or duplicate fields in the body: Ignore, Warn (default) or Strict.",
+    ),
 ]
 _PATCH_PARAMS = [
     *_WRITE_PARAMS,
@@ -349,8 +397,10 @@ def _content(component: str, content_types: tuple[str, ...]) -> dict:
 
 
 def _responses(component: str, codes: tuple[str, ...], content_types=_OBJECT_CONTENT_TYPES) -> dict:
-    responses = {code: {"description": _CODE_TEXT[code], "content": _content(component, content_types)}
-                 for code in codes}
+    responses = {
+        code: {"description": _CODE_TEXT[code], "content": _content(component, content_types)}
+        for code in codes
+    }
     responses["401"] = {"description": "Unauthorized"}
     return responses
 
@@ -358,8 +408,15 @@ def _responses(component: str, codes: tuple[str, ...], content_types=_OBJECT_CON
 _CODE_TEXT = {"200": "OK", "201": "Created", "202": "Accepted"}
 
 
-def _operation(res: Resource, action: str, operation_id: str, description: str,
-               parameters: list[dict], responses: dict, request_body: dict | None = None) -> dict:
+def _operation(
+    res: Resource,
+    action: str,
+    operation_id: str,
+    description: str,
+    parameters: list[dict],
+    responses: dict,
+    request_body: dict | None = None,
+) -> dict:
     operation = {
         "description": description,
         "operationId": operation_id,
@@ -405,46 +462,113 @@ def _resource_paths(res: Resource) -> dict[str, dict]:
     paths = {
         collection: {
             "parameters": [*scope, _PRETTY],
-            "get": _operation(res, "list", op_id("list"), f"list or watch objects of kind {res.kind}",
-                              _LIST_PARAMS, _responses(list_ref, ("200",), _LIST_CONTENT_TYPES)),
-            "post": _operation(res, "post", op_id("create"), f"create a {res.kind}", list(_WRITE_PARAMS),
-                               _responses(kind_ref, ("200", "201", "202")), _body(kind_ref)),
-            "delete": _operation(res, "deletecollection",
-                                 f"delete{prefix}Collection{scoped_kind}",
-                                 f"delete collection of {res.kind}", _DELETE_PARAMS + _LIST_PARAMS,
-                                 _responses(_STATUS, ("200",)), _body(_DELETE_OPTIONS)),
+            "get": _operation(
+                res,
+                "list",
+                op_id("list"),
+                f"list or watch objects of kind {res.kind}",
+                _LIST_PARAMS,
+                _responses(list_ref, ("200",), _LIST_CONTENT_TYPES),
+            ),
+            "post": _operation(
+                res,
+                "post",
+                op_id("create"),
+                f"create a {res.kind}",
+                list(_WRITE_PARAMS),
+                _responses(kind_ref, ("200", "201", "202")),
+                _body(kind_ref),
+            ),
+            "delete": _operation(
+                res,
+                "deletecollection",
+                f"delete{prefix}Collection{scoped_kind}",
+                f"delete collection of {res.kind}",
+                _DELETE_PARAMS + _LIST_PARAMS,
+                _responses(_STATUS, ("200",)),
+                _body(_DELETE_OPTIONS),
+            ),
         },
         f"{collection}/{{name}}": {
             "parameters": [_NAME, *scope, _PRETTY],
-            "get": _operation(res, "get", op_id("read"), f"read the specified {res.kind}", [],
-                              _responses(kind_ref, ("200",))),
-            "put": _operation(res, "put", op_id("replace"), f"replace the specified {res.kind}",
-                              list(_WRITE_PARAMS), _responses(kind_ref, ("200", "201")), _body(kind_ref)),
-            "patch": _operation(res, "patch", op_id("patch"), f"partially update the specified {res.kind}",
-                                list(_PATCH_PARAMS), _responses(kind_ref, ("200", "201")),
-                                _body(_PATCH, PATCH_CONTENT_TYPES)),
-            "delete": _operation(res, "delete", op_id("delete"), f"delete a {res.kind}", list(_DELETE_PARAMS),
-                                 _responses(kind_ref, ("200", "202")), _body(_DELETE_OPTIONS)),
+            "get": _operation(
+                res,
+                "get",
+                op_id("read"),
+                f"read the specified {res.kind}",
+                [],
+                _responses(kind_ref, ("200",)),
+            ),
+            "put": _operation(
+                res,
+                "put",
+                op_id("replace"),
+                f"replace the specified {res.kind}",
+                list(_WRITE_PARAMS),
+                _responses(kind_ref, ("200", "201")),
+                _body(kind_ref),
+            ),
+            "patch": _operation(
+                res,
+                "patch",
+                op_id("patch"),
+                f"partially update the specified {res.kind}",
+                list(_PATCH_PARAMS),
+                _responses(kind_ref, ("200", "201")),
+                _body(_PATCH, PATCH_CONTENT_TYPES),
+            ),
+            "delete": _operation(
+                res,
+                "delete",
+                op_id("delete"),
+                f"delete a {res.kind}",
+                list(_DELETE_PARAMS),
+                _responses(kind_ref, ("200", "202")),
+                _body(_DELETE_OPTIONS),
+            ),
         },
     }
     if res.has_status:
         paths[f"{collection}/{{name}}/status"] = {
             "parameters": [_NAME, *scope, _PRETTY],
-            "get": _operation(res, "get", op_id("read", "Status"), f"read status of the specified {res.kind}",
-                              [], _responses(kind_ref, ("200",))),
-            "put": _operation(res, "put", op_id("replace", "Status"),
-                              f"replace status of the specified {res.kind}", list(_WRITE_PARAMS),
-                              _responses(kind_ref, ("200", "201")), _body(kind_ref)),
-            "patch": _operation(res, "patch", op_id("patch", "Status"),
-                                f"partially update status of the specified {res.kind}", list(_PATCH_PARAMS),
-                                _responses(kind_ref, ("200", "201")), _body(_PATCH, PATCH_CONTENT_TYPES)),
+            "get": _operation(
+                res,
+                "get",
+                op_id("read", "Status"),
+                f"read status of the specified {res.kind}",
+                [],
+                _responses(kind_ref, ("200",)),
+            ),
+            "put": _operation(
+                res,
+                "put",
+                op_id("replace", "Status"),
+                f"replace status of the specified {res.kind}",
+                list(_WRITE_PARAMS),
+                _responses(kind_ref, ("200", "201")),
+                _body(kind_ref),
+            ),
+            "patch": _operation(
+                res,
+                "patch",
+                op_id("patch", "Status"),
+                f"partially update status of the specified {res.kind}",
+                list(_PATCH_PARAMS),
+                _responses(kind_ref, ("200", "201")),
+                _body(_PATCH, PATCH_CONTENT_TYPES),
+            ),
         }
     if res.namespaced:
         paths[f"{base}/{res.plural}"] = {
             "parameters": [_PRETTY],
-            "get": _operation(res, "list", f"list{prefix}{res.kind}ForAllNamespaces",
-                              f"list or watch objects of kind {res.kind} in all namespaces", _LIST_PARAMS,
-                              _responses(list_ref, ("200",), _LIST_CONTENT_TYPES)),
+            "get": _operation(
+                res,
+                "list",
+                f"list{prefix}{res.kind}ForAllNamespaces",
+                f"list or watch objects of kind {res.kind} in all namespaces",
+                _LIST_PARAMS,
+                _responses(list_ref, ("200",), _LIST_CONTENT_TYPES),
+            ),
         }
     return paths
 
@@ -464,8 +588,14 @@ def _document(group: str, version: str) -> dict:
         "paths": dict(sorted(paths.items())),
         "components": {
             "schemas": _components(kinds),
-            "securitySchemes": {"BearerToken": {"type": "apiKey", "in": "header", "name": "authorization",
-                                                "description": "Bearer token authentication"}},
+            "securitySchemes": {
+                "BearerToken": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "authorization",
+                    "description": "Bearer token authentication",
+                }
+            },
         },
         "security": [{"BearerToken": []}],
     }

@@ -454,8 +454,12 @@ class Registry:
         if res.kind == "Namespace":
             if name in IMMORTAL_NAMESPACES:
                 # The NamespaceLifecycle admission plugin's rule.
-                raise ApiError(403, f'namespaces "{name}" is forbidden: this namespace may not be deleted',
-                               "Forbidden", {"name": name, "kind": "namespaces"})
+                raise ApiError(
+                    403,
+                    f'namespaces "{name}" is forbidden: this namespace may not be deleted',
+                    "Forbidden",
+                    {"name": name, "kind": "namespaces"},
+                )
             return self._delete_namespace(obj), False
         if propagation == "Orphan":
             self._orphan_dependents(meta["uid"])

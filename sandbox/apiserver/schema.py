@@ -31,32 +31,60 @@ TYPE_META_FIELDS = frozenset({"apiVersion", "kind"})
 
 # resource.Quantity fields: the client types them ``str``, but the API also
 # accepts JSON numbers for them (``cpu: 1``). (model, attribute) pairs.
-QUANTITY_FIELDS = frozenset({
-    ("V1ResourceRequirements", "limits"), ("V1ResourceRequirements", "requests"),
-    ("V1VolumeResourceRequirements", "limits"), ("V1VolumeResourceRequirements", "requests"),
-    ("V1ResourceFieldSelector", "divisor"),
-    ("V1EmptyDirVolumeSource", "size_limit"),
-    ("V1PodSpec", "overhead"),
-    ("V1PodStatus", "allocated_resources"), ("V1ContainerStatus", "allocated_resources"),
-    ("V1NodeStatus", "allocatable"), ("V1NodeStatus", "capacity"),
-    ("V1NodeAllocatableMappedResources", "quantity"),
-    ("V1PersistentVolumeSpec", "capacity"),
-    ("V1PersistentVolumeClaimStatus", "capacity"), ("V1PersistentVolumeClaimStatus", "allocated_resources"),
-    ("V1LimitRangeItem", "default"), ("V1LimitRangeItem", "default_request"), ("V1LimitRangeItem", "max"),
-    ("V1LimitRangeItem", "min"), ("V1LimitRangeItem", "max_limit_request_ratio"),
-    ("V1ResourceQuotaSpec", "hard"), ("V1ResourceQuotaStatus", "hard"), ("V1ResourceQuotaStatus", "used"),
-    ("V2MetricTarget", "average_value"), ("V2MetricTarget", "value"),
-    ("V2MetricValueStatus", "average_value"), ("V2MetricValueStatus", "value"),
-})
+QUANTITY_FIELDS = frozenset(
+    {
+        ("V1ResourceRequirements", "limits"),
+        ("V1ResourceRequirements", "requests"),
+        ("V1VolumeResourceRequirements", "limits"),
+        ("V1VolumeResourceRequirements", "requests"),
+        ("V1ResourceFieldSelector", "divisor"),
+        ("V1EmptyDirVolumeSource", "size_limit"),
+        ("V1PodSpec", "overhead"),
+        ("V1PodStatus", "allocated_resources"),
+        ("V1ContainerStatus", "allocated_resources"),
+        ("V1NodeStatus", "allocatable"),
+        ("V1NodeStatus", "capacity"),
+        ("V1NodeAllocatableMappedResources", "quantity"),
+        ("V1PersistentVolumeSpec", "capacity"),
+        ("V1PersistentVolumeClaimStatus", "capacity"),
+        ("V1PersistentVolumeClaimStatus", "allocated_resources"),
+        ("V1LimitRangeItem", "default"),
+        ("V1LimitRangeItem", "default_request"),
+        ("V1LimitRangeItem", "max"),
+        ("V1LimitRangeItem", "min"),
+        ("V1LimitRangeItem", "max_limit_request_ratio"),
+        ("V1ResourceQuotaSpec", "hard"),
+        ("V1ResourceQuotaStatus", "hard"),
+        ("V1ResourceQuotaStatus", "used"),
+        ("V2MetricTarget", "average_value"),
+        ("V2MetricTarget", "value"),
+        ("V2MetricValueStatus", "average_value"),
+        ("V2MetricValueStatus", "value"),
+    }
+)
 
 # Integer fields that are int64 in the Go types (all other integers are int32).
 # The client only says ``int``; the width shows in OpenAPI formats and decode errors.
-INT64_ATTRIBUTES = frozenset({
-    "generation", "observed_generation", "deletion_grace_period_seconds", "grace_period_seconds",
-    "active_deadline_seconds", "termination_grace_period_seconds", "starting_deadline_seconds",
-    "run_as_user", "run_as_group", "fs_group", "supplemental_groups", "uid", "gid",
-    "toleration_seconds", "expiration_seconds", "revision",
-})
+INT64_ATTRIBUTES = frozenset(
+    {
+        "generation",
+        "observed_generation",
+        "deletion_grace_period_seconds",
+        "grace_period_seconds",
+        "active_deadline_seconds",
+        "termination_grace_period_seconds",
+        "starting_deadline_seconds",
+        "run_as_user",
+        "run_as_group",
+        "fs_group",
+        "supplemental_groups",
+        "uid",
+        "gid",
+        "toleration_seconds",
+        "expiration_seconds",
+        "revision",
+    }
+)
 
 _INT32_RANGE = range(-(2**31), 2**31)
 _INT64_RANGE = range(-(2**63), 2**63)
@@ -64,8 +92,15 @@ _INT64_RANGE = range(-(2**63), 2**63)
 # Client class name -> (group prefix, version, Go type name), e.g. CoreV1EventSeries.
 _CLASS_NAME = re.compile(r"^((?:[A-Z][a-z]+)*?)(V\d+(?:alpha\d+|beta\d+)?)([A-Z]\w*)$")
 
-_SCALAR_KINDS = {"str": "string", "int": "integer", "bool": "boolean", "float": "number",
-                 "datetime": "datetime", "date": "datetime", "bytes": "bytes"}
+_SCALAR_KINDS = {
+    "str": "string",
+    "int": "integer",
+    "bool": "boolean",
+    "float": "number",
+    "datetime": "datetime",
+    "date": "datetime",
+    "bytes": "bytes",
+}
 _LIST_TYPE = re.compile(r"^(?:List|list)\[(.+)\]$")
 _MAP_TYPE = re.compile(r"^(?:Dict\[str, (.+)\]|dict\(str, (.+)\))$")
 
@@ -96,11 +131,11 @@ class Field:
 
 @dataclass(frozen=True)
 class ModelSchema:
-    class_name: str            # client class, e.g. "CoreV1EventSeries"
-    go_name: str               # Go type name, e.g. "EventSeries"
-    version: str               # Go package version, e.g. "v1"
+    class_name: str  # client class, e.g. "CoreV1EventSeries"
+    go_name: str  # Go type name, e.g. "EventSeries"
+    version: str  # Go package version, e.g. "v1"
     description: str
-    fields: dict[str, Field]   # by JSON name
+    fields: dict[str, Field]  # by JSON name
 
 
 def model_for(kind_res: Resource) -> type:
@@ -135,8 +170,9 @@ def model_schema(class_name: str) -> ModelSchema:
         field_type = _parse_type(type_string, info.annotation, attribute)
         if (class_name, attribute) in QUANTITY_FIELDS:
             field_type = _as_quantity(field_type)
-        fields[json_name] = Field(attribute, json_name, field_type, info.description or "",
-                                  info.is_required())
+        fields[json_name] = Field(
+            attribute, json_name, field_type, info.description or "", info.is_required()
+        )
     return ModelSchema(class_name, go_name, version.lower(), _class_description(model), fields)
 
 
@@ -251,8 +287,10 @@ def _check_value(field_type: FieldType, value: object, struct: str, path: str, e
         return  # JSON null decodes to the zero value of any Go type
     mismatch = _json_mismatch(field_type, value)
     if mismatch is not None:
-        errors.append(f"json: cannot unmarshal {mismatch} into Go struct field {struct}.{path} "
-                      f"of type {go_type_name(field_type)}")
+        errors.append(
+            f"json: cannot unmarshal {mismatch} into Go struct field {struct}.{path} "
+            f"of type {go_type_name(field_type)}"
+        )
     elif field_type.kind == "model":
         _check_model(model_schema(field_type.model), value, path, errors)
     elif field_type.kind == "list":

@@ -80,8 +80,13 @@ def _since(value: str | None, now: datetime) -> str:
 # --- public API -----------------------------------------------------------------------------
 
 
-def to_table(kind_res: Resource, objects: list[dict], list_meta: dict, include_object: str = "Metadata",
-             now: datetime | None = None) -> dict:
+def to_table(
+    kind_res: Resource,
+    objects: list[dict],
+    list_meta: dict,
+    include_object: str = "Metadata",
+    now: datetime | None = None,
+) -> dict:
     """A Table of ``objects``; ``include_object`` is the request's includeObject (None/Metadata/Object)."""
     now = now or datetime.now(UTC)
     columns, print_row = _PRINTERS.get(kind_res.kind, (_NAME_AGE_COLUMNS, _print_name_age))
@@ -101,8 +106,13 @@ def to_table(kind_res: Resource, objects: list[dict], list_meta: dict, include_o
         "apiVersion": "meta.k8s.io/v1",
         "metadata": list_meta,
         "columnDefinitions": [
-            {"name": name, "type": column_type, "format": "name" if name == "Name" and index == 0 else "",
-             "description": description, "priority": priority}
+            {
+                "name": name,
+                "type": column_type,
+                "format": "name" if name == "Name" and index == 0 else "",
+                "description": description,
+                "priority": priority,
+            }
             for index, (name, column_type, description, priority) in enumerate(columns)
         ],
         "rows": rows,
@@ -110,8 +120,11 @@ def to_table(kind_res: Resource, objects: list[dict], list_meta: dict, include_o
 
 
 def _partial_object_metadata(obj: dict) -> dict:
-    return {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
-            "metadata": obj.get("metadata", {})}
+    return {
+        "kind": "PartialObjectMetadata",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": obj.get("metadata", {}),
+    }
 
 
 def _row_conditions(kind_res: Resource, obj: dict) -> list[dict]:
@@ -120,11 +133,16 @@ def _row_conditions(kind_res: Resource, obj: dict) -> list[dict]:
         return []
     phase = obj.get("status", {}).get("phase")
     if phase == "Succeeded":
-        return [{"type": "Completed", "status": "True", "reason": "Succeeded",
-                 "message": "The pod has completed successfully."}]
+        return [
+            {
+                "type": "Completed",
+                "status": "True",
+                "reason": "Succeeded",
+                "message": "The pod has completed successfully.",
+            }
+        ]
     if phase == "Failed":
-        return [{"type": "Completed", "status": "True", "reason": "Failed",
-                 "message": "The pod failed."}]
+        return [{"type": "Completed", "status": "True", "reason": "Failed", "message": "The pod failed."}]
     return []
 
 
@@ -166,8 +184,12 @@ def format_label_selector(selector: dict | None) -> str:
     for expression in selector.get("matchExpressions") or []:
         key, operator = expression.get("key", ""), expression.get("operator", "")
         values = ",".join(sorted(expression.get("values") or []))
-        text = {"In": f"{key} in ({values})", "NotIn": f"{key} notin ({values})",
-                "Exists": key, "DoesNotExist": f"!{key}"}.get(operator, f"{key} {operator} ({values})")
+        text = {
+            "In": f"{key} in ({values})",
+            "NotIn": f"{key} notin ({values})",
+            "Exists": key,
+            "DoesNotExist": f"!{key}",
+        }.get(operator, f"{key} {operator} ({values})")
         requirements.append((key, text))
     return ",".join(text for _, text in sorted(requirements, key=lambda item: item[0])) or _NONE
 
@@ -235,8 +257,9 @@ def _is_sidecar(container: dict | None) -> bool:
 
 
 def _has_condition(status: dict, condition_type: str) -> bool:
-    return any(c.get("type") == condition_type and c.get("status") == "True"
-               for c in status.get("conditions") or [])
+    return any(
+        c.get("type") == condition_type and c.get("status") == "True" for c in status.get("conditions") or []
+    )
 
 
 def _print_pod(pod: dict, now: datetime) -> Row:
@@ -245,8 +268,10 @@ def _print_pod(pod: dict, now: datetime) -> Row:
     total = len(spec.get("containers") or []) + sum(_is_sidecar(c) for c in init_specs.values())
     ready = 0
     reason = status.get("reason") or status.get("phase") or ""
-    if any(c.get("type") == "PodScheduled" and c.get("reason") == "SchedulingGated"
-           for c in status.get("conditions") or []):
+    if any(
+        c.get("type") == "PodScheduled" and c.get("reason") == "SchedulingGated"
+        for c in status.get("conditions") or []
+    ):
         reason = "SchedulingGated"
 
     all_restarts, sidecar_restarts = _Restarts(), _Restarts()
@@ -298,9 +323,14 @@ def _print_pod(pod: dict, now: datetime) -> Row:
 
     pod_ips = status.get("podIPs") or []
     return [
-        _name(pod), f"{ready}/{total}", reason, restarts.text(now), _age(pod, now),
+        _name(pod),
+        f"{ready}/{total}",
+        reason,
+        restarts.text(now),
+        _age(pod, now),
         _or_none(pod_ips[0].get("ip") if pod_ips else status.get("podIP")),
-        _or_none(spec.get("nodeName")), _or_none(status.get("nominatedNodeName")),
+        _or_none(spec.get("nodeName")),
+        _or_none(status.get("nominatedNodeName")),
         _readiness_gates(spec, status),
     ]
 
@@ -321,16 +351,22 @@ _DEPLOYMENT_COLUMNS: list[Column] = [
     ("Ready", "string", "Ready replicas out of desired replicas.", 0),
     ("Up-to-date", "integer", "Replicas updated to the latest template.", 0),
     ("Available", "integer", "Replicas available to serve.", 0),
-    _AGE_COLUMN, *_CONTAINER_COLUMNS, _SELECTOR_COLUMN,
+    _AGE_COLUMN,
+    *_CONTAINER_COLUMNS,
+    _SELECTOR_COLUMN,
 ]
 
 
 def _print_deployment(obj: dict, now: datetime) -> Row:
     spec, status = obj.get("spec", {}), obj.get("status", {})
     return [
-        _name(obj), f"{status.get('readyReplicas', 0)}/{spec.get('replicas', 1)}",
-        status.get("updatedReplicas", 0), status.get("availableReplicas", 0), _age(obj, now),
-        *_containers_and_images(_pod_template_spec(obj)), format_label_selector(spec.get("selector")),
+        _name(obj),
+        f"{status.get('readyReplicas', 0)}/{spec.get('replicas', 1)}",
+        status.get("updatedReplicas", 0),
+        status.get("availableReplicas", 0),
+        _age(obj, now),
+        *_containers_and_images(_pod_template_spec(obj)),
+        format_label_selector(spec.get("selector")),
     ]
 
 
@@ -339,15 +375,21 @@ _REPLICA_SET_COLUMNS: list[Column] = [
     ("Desired", "integer", "Number of desired replicas.", 0),
     ("Current", "integer", "Number of actual replicas.", 0),
     ("Ready", "integer", "Number of ready replicas.", 0),
-    _AGE_COLUMN, *_CONTAINER_COLUMNS, _SELECTOR_COLUMN,
+    _AGE_COLUMN,
+    *_CONTAINER_COLUMNS,
+    _SELECTOR_COLUMN,
 ]
 
 
 def _print_replica_set(obj: dict, now: datetime) -> Row:
     spec, status = obj.get("spec", {}), obj.get("status", {})
     return [
-        _name(obj), spec.get("replicas", 1), status.get("replicas", 0), status.get("readyReplicas", 0),
-        _age(obj, now), *_containers_and_images(_pod_template_spec(obj)),
+        _name(obj),
+        spec.get("replicas", 1),
+        status.get("replicas", 0),
+        status.get("readyReplicas", 0),
+        _age(obj, now),
+        *_containers_and_images(_pod_template_spec(obj)),
         format_label_selector(spec.get("selector")),
     ]
 
@@ -361,14 +403,19 @@ def _print_replication_controller(obj: dict, now: datetime) -> Row:
 _STATEFUL_SET_COLUMNS: list[Column] = [
     _NAME_COLUMN,
     ("Ready", "string", "Ready replicas out of desired replicas.", 0),
-    _AGE_COLUMN, *_CONTAINER_COLUMNS,
+    _AGE_COLUMN,
+    *_CONTAINER_COLUMNS,
 ]
 
 
 def _print_stateful_set(obj: dict, now: datetime) -> Row:
     spec, status = obj.get("spec", {}), obj.get("status", {})
-    return [_name(obj), f"{status.get('readyReplicas', 0)}/{spec.get('replicas', 1)}", _age(obj, now),
-            *_containers_and_images(_pod_template_spec(obj))]
+    return [
+        _name(obj),
+        f"{status.get('readyReplicas', 0)}/{spec.get('replicas', 1)}",
+        _age(obj, now),
+        *_containers_and_images(_pod_template_spec(obj)),
+    ]
 
 
 _DAEMON_SET_COLUMNS: list[Column] = [
@@ -379,20 +426,33 @@ _DAEMON_SET_COLUMNS: list[Column] = [
     ("Up-to-date", "integer", "Nodes running the updated daemon pod.", 0),
     ("Available", "integer", "Nodes with an available daemon pod.", 0),
     ("Node Selector", "string", "Node selector of the pod template.", 0),
-    _AGE_COLUMN, *_CONTAINER_COLUMNS, _SELECTOR_COLUMN,
+    _AGE_COLUMN,
+    *_CONTAINER_COLUMNS,
+    _SELECTOR_COLUMN,
 ]
 
 
-_DAEMON_SET_COUNTS = ("desiredNumberScheduled", "currentNumberScheduled", "numberReady",
-                      "updatedNumberScheduled", "numberAvailable")
+_DAEMON_SET_COUNTS = (
+    "desiredNumberScheduled",
+    "currentNumberScheduled",
+    "numberReady",
+    "updatedNumberScheduled",
+    "numberAvailable",
+)
 
 
 def _print_daemon_set(obj: dict, now: datetime) -> Row:
     status = obj.get("status", {})
     counts = [status.get(field, 0) for field in _DAEMON_SET_COUNTS]
     pod_spec = _pod_template_spec(obj)
-    return [_name(obj), *counts, format_labels(pod_spec.get("nodeSelector")), _age(obj, now),
-            *_containers_and_images(pod_spec), format_label_selector(obj.get("spec", {}).get("selector"))]
+    return [
+        _name(obj),
+        *counts,
+        format_labels(pod_spec.get("nodeSelector")),
+        _age(obj, now),
+        *_containers_and_images(pod_spec),
+        format_label_selector(obj.get("spec", {}).get("selector")),
+    ]
 
 
 _JOB_COLUMNS: list[Column] = [
@@ -400,7 +460,9 @@ _JOB_COLUMNS: list[Column] = [
     ("Status", "string", "Status of the job.", 0),
     ("Completions", "string", "Succeeded pods out of desired completions.", 0),
     ("Duration", "string", "Time the job took to complete, or has run so far.", 0),
-    _AGE_COLUMN, *_CONTAINER_COLUMNS, _SELECTOR_COLUMN,
+    _AGE_COLUMN,
+    *_CONTAINER_COLUMNS,
+    _SELECTOR_COLUMN,
 ]
 
 # Checked in this order; the first true condition names the status.
@@ -432,8 +494,15 @@ def _print_job(job: dict, now: datetime) -> Row:
         completions = f"{succeeded}/1"
     started, finished = _parse_time(status.get("startTime")), _parse_time(status.get("completionTime"))
     duration = "" if started is None else human_duration(((finished or now) - started).total_seconds())
-    return [_name(job), _job_status(job), completions, duration, _age(job, now),
-            *_containers_and_images(_pod_template_spec(job)), format_label_selector(spec.get("selector"))]
+    return [
+        _name(job),
+        _job_status(job),
+        completions,
+        duration,
+        _age(job, now),
+        *_containers_and_images(_pod_template_spec(job)),
+        format_label_selector(spec.get("selector")),
+    ]
 
 
 _CRON_JOB_COLUMNS: list[Column] = [
@@ -443,7 +512,9 @@ _CRON_JOB_COLUMNS: list[Column] = [
     ("Suspend", "boolean", "Whether later runs are suspended.", 0),
     ("Active", "integer", "Number of running jobs.", 0),
     ("Last Schedule", "string", "Time since the job was last scheduled.", 0),
-    _AGE_COLUMN, *_CONTAINER_COLUMNS, _SELECTOR_COLUMN,
+    _AGE_COLUMN,
+    *_CONTAINER_COLUMNS,
+    _SELECTOR_COLUMN,
 ]
 
 
@@ -452,9 +523,13 @@ def _print_cron_job(obj: dict, now: datetime) -> Row:
     job_spec = spec.get("jobTemplate", {}).get("spec", {})
     last_schedule = status.get("lastScheduleTime")
     return [
-        _name(obj), spec.get("schedule", ""), _or_none(spec.get("timeZone")),
-        _bool_text(spec.get("suspend")), len(status.get("active") or []),
-        _since(last_schedule, now) if last_schedule else _NONE, _age(obj, now),
+        _name(obj),
+        spec.get("schedule", ""),
+        _or_none(spec.get("timeZone")),
+        _bool_text(spec.get("suspend")),
+        len(status.get("active") or []),
+        _since(last_schedule, now) if last_schedule else _NONE,
+        _age(obj, now),
         *_containers_and_images(job_spec.get("template", {}).get("spec", {})),
         format_label_selector(job_spec.get("selector")),
     ]
@@ -506,9 +581,15 @@ def _service_ports(spec: dict) -> str:
 
 def _print_service(service: dict, now: datetime) -> Row:
     spec = service.get("spec", {})
-    return [_name(service), spec.get("type", "ClusterIP"), _or_none(spec.get("clusterIP")),
-            _service_external_ip(service), _service_ports(spec), _age(service, now),
-            format_labels(spec.get("selector"))]
+    return [
+        _name(service),
+        spec.get("type", "ClusterIP"),
+        _or_none(spec.get("clusterIP")),
+        _service_external_ip(service),
+        _service_ports(spec),
+        _age(service, now),
+        format_labels(spec.get("selector")),
+    ]
 
 
 _ENDPOINTS_COLUMNS: list[Column] = [
@@ -536,7 +617,7 @@ def _print_endpoints(obj: dict, now: datetime) -> Row:
         # Headless services may have addresses without ports.
         entries = [_host_port(ip, p.get("port")) for p in ports for ip in addresses] if ports else addresses
         total += len(entries)
-        listed.extend(entries[:_MAX_LISTED - len(listed)])
+        listed.extend(entries[: _MAX_LISTED - len(listed)])
     text = ",".join(listed) or _NONE
     if total > _MAX_LISTED:
         text += f" + {total - _MAX_LISTED} more..."
@@ -565,9 +646,14 @@ def _ingress_hosts(rules: list[dict]) -> str:
 
 def _print_ingress(obj: dict, now: datetime) -> Row:
     spec = obj.get("spec", {})
-    return [_name(obj), _or_none(spec.get("ingressClassName")), _ingress_hosts(spec.get("rules") or []),
-            ",".join(_load_balancer_addresses(obj.get("status", {}))),
-            "80, 443" if spec.get("tls") else "80", _age(obj, now)]
+    return [
+        _name(obj),
+        _or_none(spec.get("ingressClassName")),
+        _ingress_hosts(spec.get("rules") or []),
+        ",".join(_load_balancer_addresses(obj.get("status", {}))),
+        "80, 443" if spec.get("tls") else "80",
+        _age(obj, now),
+    ]
 
 
 # --- cluster and config ---------------------------------------------------------------------
@@ -599,32 +685,43 @@ def _node_status(node: dict) -> str:
 
 
 def _node_roles(labels: dict) -> str:
-    roles = {key.removeprefix(_ROLE_LABEL_PREFIX) for key in labels
-             if key.startswith(_ROLE_LABEL_PREFIX) and key != _ROLE_LABEL_PREFIX}
+    roles = {
+        key.removeprefix(_ROLE_LABEL_PREFIX)
+        for key in labels
+        if key.startswith(_ROLE_LABEL_PREFIX) and key != _ROLE_LABEL_PREFIX
+    }
     if labels.get("kubernetes.io/role"):
         roles.add(labels["kubernetes.io/role"])
     return ",".join(sorted(roles)) or _NONE
 
 
 def _node_address(status: dict, address_type: str) -> str:
-    return next((a.get("address") for a in status.get("addresses") or [] if a.get("type") == address_type),
-                _NONE)
+    return next(
+        (a.get("address") for a in status.get("addresses") or [] if a.get("type") == address_type), _NONE
+    )
 
 
 def _print_node(node: dict, now: datetime) -> Row:
     status = node.get("status", {})
     info = status.get("nodeInfo") or {}
     return [
-        _name(node), _node_status(node), _node_roles(node.get("metadata", {}).get("labels") or {}),
-        _age(node, now), info.get("kubeletVersion", ""),
-        _node_address(status, "InternalIP"), _node_address(status, "ExternalIP"),
-        info.get("osImage") or _UNKNOWN, info.get("kernelVersion") or _UNKNOWN,
+        _name(node),
+        _node_status(node),
+        _node_roles(node.get("metadata", {}).get("labels") or {}),
+        _age(node, now),
+        info.get("kubeletVersion", ""),
+        _node_address(status, "InternalIP"),
+        _node_address(status, "ExternalIP"),
+        info.get("osImage") or _UNKNOWN,
+        info.get("kernelVersion") or _UNKNOWN,
         info.get("containerRuntimeVersion") or _UNKNOWN,
     ]
 
 
 _NAMESPACE_COLUMNS: list[Column] = [
-    _NAME_COLUMN, ("Status", "string", "Phase of the namespace.", 0), _AGE_COLUMN,
+    _NAME_COLUMN,
+    ("Status", "string", "Phase of the namespace.", 0),
+    _AGE_COLUMN,
 ]
 
 
@@ -633,7 +730,9 @@ def _print_namespace(obj: dict, now: datetime) -> Row:
 
 
 _CONFIG_MAP_COLUMNS: list[Column] = [
-    _NAME_COLUMN, ("Data", "integer", "Number of data and binaryData keys.", 0), _AGE_COLUMN,
+    _NAME_COLUMN,
+    ("Data", "integer", "Number of data and binaryData keys.", 0),
+    _AGE_COLUMN,
 ]
 
 
@@ -654,7 +753,9 @@ def _print_secret(obj: dict, now: datetime) -> Row:
 
 
 _SERVICE_ACCOUNT_COLUMNS: list[Column] = [
-    _NAME_COLUMN, ("Secrets", "integer", "Number of listed secrets.", 0), _AGE_COLUMN,
+    _NAME_COLUMN,
+    ("Secrets", "integer", "Number of listed secrets.", 0),
+    _AGE_COLUMN,
 ]
 
 
@@ -691,13 +792,24 @@ def _print_event(event: dict, now: datetime) -> Row:
     source = event.get("source") or {}
     component = source.get("component") or event.get("reportingComponent", "")
     host = source.get("host") or event.get("reportingInstance", "")
-    return [last_seen, event.get("type", ""), event.get("reason", ""), target, involved.get("fieldPath", ""),
-            f"{component}, {host}" if host else component, (event.get("message") or "").strip(),
-            first_seen, count, _name(event)]
+    return [
+        last_seen,
+        event.get("type", ""),
+        event.get("reason", ""),
+        target,
+        involved.get("fieldPath", ""),
+        f"{component}, {host}" if host else component,
+        (event.get("message") or "").strip(),
+        first_seen,
+        count,
+        _name(event),
+    ]
 
 
 _LEASE_COLUMNS: list[Column] = [
-    _NAME_COLUMN, ("Holder", "string", "Identity of the current lease holder.", 0), _AGE_COLUMN,
+    _NAME_COLUMN,
+    ("Holder", "string", "Identity of the current lease holder.", 0),
+    _AGE_COLUMN,
 ]
 
 
@@ -716,8 +828,12 @@ _PVC_COLUMNS: list[Column] = [
     _AGE_COLUMN,
     ("VolumeMode", "string", "Volume mode of the claim.", 1),
 ]
-_ACCESS_MODE_ABBREVIATIONS = {"ReadWriteOnce": "RWO", "ReadOnlyMany": "ROX", "ReadWriteMany": "RWX",
-                              "ReadWriteOncePod": "RWOP"}
+_ACCESS_MODE_ABBREVIATIONS = {
+    "ReadWriteOnce": "RWO",
+    "ReadOnlyMany": "ROX",
+    "ReadWriteMany": "RWX",
+    "ReadWriteOncePod": "RWOP",
+}
 
 
 def _print_pvc(claim: dict, now: datetime) -> Row:
@@ -729,11 +845,20 @@ def _print_pvc(claim: dict, now: datetime) -> Row:
         access_modes = ",".join(short for mode, short in _ACCESS_MODE_ABBREVIATIONS.items() if mode in modes)
         capacity = str((status.get("capacity") or {}).get("storage", ""))
     annotations = claim.get("metadata", {}).get("annotations") or {}
-    storage_class = (annotations.get("volume.beta.kubernetes.io/storage-class")
-                     or spec.get("storageClassName", ""))
-    return [_name(claim), phase, spec.get("volumeName", ""), capacity, access_modes, storage_class,
-            spec.get("volumeAttributesClassName") or "<unset>", _age(claim, now),
-            spec.get("volumeMode") or "<unset>"]
+    storage_class = annotations.get("volume.beta.kubernetes.io/storage-class") or spec.get(
+        "storageClassName", ""
+    )
+    return [
+        _name(claim),
+        phase,
+        spec.get("volumeName", ""),
+        capacity,
+        access_modes,
+        storage_class,
+        spec.get("volumeAttributesClassName") or "<unset>",
+        _age(claim, now),
+        spec.get("volumeMode") or "<unset>",
+    ]
 
 
 _HPA_COLUMNS: list[Column] = [
@@ -758,8 +883,10 @@ def _hpa_metric(spec: dict, status: dict | None) -> str:
     if metric_type in ("Resource", "ContainerResource"):
         if target.get("averageValue") is not None:
             return f"{source.get('name')}: {current.get('averageValue', _UNKNOWN)}/{target['averageValue']}"
-        return (f"{source.get('name')}: {_percent(current.get('averageUtilization'), _UNKNOWN)}/"
-                f"{_percent(target.get('averageUtilization'), '<auto>')}")
+        return (
+            f"{source.get('name')}: {_percent(current.get('averageUtilization'), _UNKNOWN)}/"
+            f"{_percent(target.get('averageUtilization'), '<auto>')}"
+        )
     if metric_type == "Pods":
         return f"{current.get('averageValue', _UNKNOWN)}/{target.get('averageValue')}"
     if metric_type in ("Object", "External"):
@@ -789,9 +916,15 @@ def _print_hpa(hpa: dict, now: datetime) -> Row:
     spec, status = hpa.get("spec", {}), hpa.get("status", {})
     target = spec.get("scaleTargetRef") or {}
     min_replicas = spec.get("minReplicas")
-    return [_name(hpa), f"{target.get('kind', '')}/{target.get('name', '')}", _hpa_targets(hpa),
-            "<unset>" if min_replicas is None else str(min_replicas), spec.get("maxReplicas", 0),
-            status.get("currentReplicas", 0), _age(hpa, now)]
+    return [
+        _name(hpa),
+        f"{target.get('kind', '')}/{target.get('name', '')}",
+        _hpa_targets(hpa),
+        "<unset>" if min_replicas is None else str(min_replicas),
+        spec.get("maxReplicas", 0),
+        status.get("currentReplicas", 0),
+        _age(hpa, now),
+    ]
 
 
 _PDB_COLUMNS: list[Column] = [
@@ -805,8 +938,13 @@ _PDB_COLUMNS: list[Column] = [
 
 def _print_pdb(obj: dict, now: datetime) -> Row:
     spec = obj.get("spec", {})
-    return [_name(obj), str(spec.get("minAvailable", "N/A")), str(spec.get("maxUnavailable", "N/A")),
-            obj.get("status", {}).get("disruptionsAllowed", 0), _age(obj, now)]
+    return [
+        _name(obj),
+        str(spec.get("minAvailable", "N/A")),
+        str(spec.get("maxUnavailable", "N/A")),
+        obj.get("status", {}).get("disruptionsAllowed", 0),
+        _age(obj, now),
+    ]
 
 
 _PRINTERS: dict[str, tuple[list[Column], Callable[[dict, datetime], Row]]] = {

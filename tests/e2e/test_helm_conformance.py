@@ -44,7 +44,17 @@ def test_release_lifecycle(sandbox, helm, mode):
     assert deployment["metadata"]["generation"] == 1
 
     # Upgrade with changed values: revision 2 and new content everywhere.
-    sandbox.helm(helm, "upgrade", release, CHART, "--set", "message=changed,replicas=2", "--set-string", "image.tag=3.9", *mode)
+    sandbox.helm(
+        helm,
+        "upgrade",
+        release,
+        CHART,
+        "--set",
+        "message=changed,replicas=2",
+        "--set-string",
+        "image.tag=3.9",
+        *mode,
+    )
     assert _configmap(sandbox, release) == {"message": "changed", "replicas": "2"}
     deployment = sandbox.kubectl_json("get", "deployment", f"{release}-web")
     assert deployment["spec"]["replicas"] == 2

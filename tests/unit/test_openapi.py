@@ -10,8 +10,9 @@ import pytest
 
 from sandbox.apiserver import openapi, resources
 
-GROUP_VERSIONS = [(group, version) for group, versions in resources.group_versions().items()
-                  for version in versions]
+GROUP_VERSIONS = [
+    (group, version) for group, versions in resources.group_versions().items() for version in versions
+]
 GV_IDS = [f"{group or 'core'}/{version}" for group, version in GROUP_VERSIONS]
 METHODS = ("get", "put", "post", "delete", "patch")
 
@@ -33,8 +34,11 @@ def _refs(node: object) -> list[str]:
 
 def _patch_operations_for(document: dict, res: resources.Resource) -> list[dict]:
     gvk = {"group": res.group, "version": res.version, "kind": res.kind}
-    return [item["patch"] for item in document["paths"].values()
-            if "patch" in item and item["patch"].get("x-kubernetes-group-version-kind") == gvk]
+    return [
+        item["patch"]
+        for item in document["paths"].values()
+        if "patch" in item and item["patch"].get("x-kubernetes-group-version-kind") == gvk
+    ]
 
 
 def test_index_lists_every_served_group_version_with_its_hash() -> None:
@@ -92,12 +96,19 @@ def test_paths_operations_and_components_cover_every_kind(group: str, version: s
         assert set(document["paths"][f"{collection}/{{name}}"]) >= {"get", "put", "patch", "delete"}
         if res.namespaced:
             assert document["paths"][f"{base}/{res.plural}"]["get"]["x-kubernetes-action"] == "list"
-        kinds = {gvk["kind"] for component in schemas.values()
-                 for gvk in component.get("x-kubernetes-group-version-kind", [])
-                 if gvk["group"] == res.group and gvk["version"] == res.version}
+        kinds = {
+            gvk["kind"]
+            for component in schemas.values()
+            for gvk in component.get("x-kubernetes-group-version-kind", [])
+            if gvk["group"] == res.group and gvk["version"] == res.version
+        }
         assert {res.kind, res.list_kind} <= kinds
-    operation_ids = [op["operationId"] for item in document["paths"].values()
-                     for method, op in item.items() if method in METHODS]
+    operation_ids = [
+        op["operationId"]
+        for item in document["paths"].values()
+        for method, op in item.items()
+        if method in METHODS
+    ]
     assert len(operation_ids) == len(set(operation_ids))
     for meta in ("ObjectMeta", "ListMeta", "Status", "DeleteOptions", "Patch"):
         assert f"io.k8s.apimachinery.pkg.apis.meta.v1.{meta}" in schemas
@@ -116,8 +127,9 @@ def test_every_ref_resolves_inside_the_document(group: str, version: str) -> Non
 def test_deployment_schema_has_types_and_merge_strategies() -> None:
     schemas = _document("apps", "v1")["components"]["schemas"]
     deployment = schemas["io.k8s.api.apps.v1.Deployment"]
-    assert deployment["x-kubernetes-group-version-kind"] == [{"group": "apps", "kind": "Deployment",
-                                                              "version": "v1"}]
+    assert deployment["x-kubernetes-group-version-kind"] == [
+        {"group": "apps", "kind": "Deployment", "version": "v1"}
+    ]
     spec = schemas["io.k8s.api.apps.v1.DeploymentSpec"]["properties"]
     assert spec["replicas"]["type"] == "integer" and spec["replicas"]["format"] == "int32"
     assert spec["template"]["allOf"] == [{"$ref": "#/components/schemas/io.k8s.api.core.v1.PodTemplateSpec"}]
@@ -126,13 +138,17 @@ def test_deployment_schema_has_types_and_merge_strategies() -> None:
     assert containers["x-kubernetes-patch-strategy"] == "merge"
     assert containers["x-kubernetes-list-type"] == "map"
     assert containers["x-kubernetes-list-map-keys"] == ["name"]
-    assert schemas["io.k8s.api.core.v1.PodSpec"]["properties"]["volumes"]["x-kubernetes-patch-strategy"] == \
-        "merge,retainKeys"
+    assert (
+        schemas["io.k8s.api.core.v1.PodSpec"]["properties"]["volumes"]["x-kubernetes-patch-strategy"]
+        == "merge,retainKeys"
+    )
     target_port = schemas["io.k8s.api.core.v1.HTTPGetAction"]["properties"]["port"]
     assert target_port["allOf"] == [
-        {"$ref": "#/components/schemas/io.k8s.apimachinery.pkg.util.intstr.IntOrString"}]
-    assert "required" in schemas["io.k8s.api.core.v1.Container"] and \
-        schemas["io.k8s.api.core.v1.Container"]["required"] == ["name"]
+        {"$ref": "#/components/schemas/io.k8s.apimachinery.pkg.util.intstr.IntOrString"}
+    ]
+    assert "required" in schemas["io.k8s.api.core.v1.Container"] and schemas["io.k8s.api.core.v1.Container"][
+        "required"
+    ] == ["name"]
 
 
 def test_documents_are_built_once() -> None:

@@ -81,5 +81,5 @@ def test_pod_field_selectors(selector, expected):
 
 
 def test_unsupported_field_is_named():
-    with pytest.raises(SelectorError, match="field label not supported: spec.nodeName"):
+    with pytest.raises(SelectorError, match=r"field label not supported: spec\.nodeName"):
         parse_field_selector("spec.nodeName=x", "ConfigMap")
