@@ -19,7 +19,9 @@ import yaml
 
 from sandbox.apiserver import pki
 from sandbox.cluster import write_json_atomic
+from sandbox.faults import KNOWN, FaultError, Faults, parse_params
 from sandbox.nodes import NodesFileError, load_nodes
+from sandbox.seeds import SEEDS, SeedError, seed
 
 READY_TIMEOUT = 30.0
 EXIT_USAGE = 2
@@ -104,6 +106,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     state_dir: Path = args.state_dir
     if args.time_scale <= 0:
         raise SandboxError(f"--time-scale must be greater than 0 (got {args.time_scale})", EXIT_USAGE)
+    if args.seed is not None and args.seed not in SEEDS:
+        raise SandboxError(f"unknown seed {args.seed!r}; known: {', '.join(SEEDS)}", EXIT_USAGE)
     if args.nodes is not None:
         try:
             load_nodes(args.nodes)  # fail here, clearly, before anything starts
@@ -112,9 +116,13 @@ def cmd_up(args: argparse.Namespace) -> int:
     state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     endpoint = running_endpoint(state_dir)
     if endpoint is not None:
-        if args.nodes is not None:
-            print("sandbox already running; --nodes applies only when it starts", file=sys.stderr)
-        print(write_kubeconfig(state_dir, endpoint))
+        if args.nodes is not None or args.time_scale != 1.0:
+            print(
+                "sandbox already running; --nodes and --time-scale apply only when it starts", file=sys.stderr
+            )
+        kubeconfig = write_kubeconfig(state_dir, endpoint)
+        _seed(args, kubeconfig)
+        print(kubeconfig)
         return 0
     pki.ensure_credentials(state_dir)
     write_json_atomic(state_dir / "config.json", {"timeScale": args.time_scale})
@@ -138,11 +146,51 @@ def cmd_up(args: argparse.Namespace) -> int:
             raise SandboxError(f"sandbox API server exited with code {proc.returncode}; see {log_path}")
         endpoint = _endpoint(state_dir)
         if endpoint and endpoint != stale and endpoint.get("pid") == proc.pid and _ready(state_dir, endpoint):
-            print(write_kubeconfig(state_dir, endpoint))
+            kubeconfig = write_kubeconfig(state_dir, endpoint)
+            _seed(args, kubeconfig)
+            print(kubeconfig)
             return 0
         time.sleep(0.1)
     proc.terminate()
     raise SandboxError(f"sandbox API server did not become ready within {READY_TIMEOUT:.0f}s; see {log_path}")
+
+
+def _seed(args: argparse.Namespace, kubeconfig: Path) -> None:
+    if args.seed is None:
+        return
+    try:
+        seed(args.seed, args.state_dir, kubeconfig)
+    except SeedError as exc:
+        raise SandboxError(str(exc)) from None
+
+
+def cmd_fault(args: argparse.Namespace) -> int:
+    faults = Faults(args.state_dir)
+    try:
+        if args.action == "list":
+            active = faults.active()
+            for name, (what, defaults) in sorted(KNOWN.items()):
+                state = f"ON  {json.dumps(active[name], sort_keys=True)}" if name in active else "off"
+                params = " ".join(f"{k}={v}" for k, v in defaults.items()) or "-"
+                print(f"{name:<26} {state:<40} {what} (parameters: {params})")
+            return 0
+        if args.action == "set":
+            if not args.name:
+                raise FaultError("fault set needs a fault name")
+            faults.set(args.name, parse_params(args.name, args.params))
+            print(f"fault {args.name} on")
+            return 0
+        if args.all:
+            faults.clear()
+            print("all faults off")
+        elif args.name:
+            faults.clear(args.name)
+            print(f"fault {args.name} off")
+        else:
+            raise FaultError("fault clear needs a fault name or --all")
+        return 0
+    except FaultError as exc:
+        raise SandboxError(str(exc), EXIT_USAGE) from None
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -207,7 +255,18 @@ def build_parser() -> argparse.ArgumentParser:
         default=1.0,
         help="divide every simulated duration by X (60: a simulated minute per second)",
     )
+    up.add_argument(
+        "--seed",
+        choices=SEEDS,
+        help="install a starting point once it runs ('incident': the "
+        "example chart as release local-llm, its TTS pod crash-looping)",
+    )
     add("status", "say whether the sandbox runs (exit 0) or not (exit 3)", cmd_status)
+    fault = add("fault", "list, set or clear injected faults (they take effect at once)", cmd_fault)
+    fault.add_argument("action", choices=("list", "set", "clear"))
+    fault.add_argument("name", nargs="?", help="fault name (see 'fault list')")
+    fault.add_argument("params", nargs="*", help="KEY=VALUE parameters for 'set'")
+    fault.add_argument("--all", action="store_true", help="with 'clear': every fault")
     add("down", "stop the sandbox; stored objects are kept for the next up", cmd_down)
     serve = add("serve", "run the sandbox in the foreground (what 'up' starts in the background)", cmd_serve)
     serve.add_argument("--nodes", type=Path, help=argparse.SUPPRESS)

@@ -21,8 +21,17 @@ from sandbox.apiserver.registry import Registry, WriteOptions
 from sandbox.apiserver.resources import by_kind
 from sandbox.apiserver.server import ApiServer, HttpsServer
 from sandbox.apiserver.store import Store
+from sandbox.controllers.deployment import DeploymentController
+from sandbox.controllers.endpoints import EndpointsController
 from sandbox.controllers.garbage_collector import GarbageCollector
 from sandbox.controllers.namespaces import NamespaceController
+from sandbox.controllers.replicaset import ReplicaSetController
+from sandbox.default_nodes import default_nodes
+from sandbox.faults import Faults
+from sandbox.kubelet.kubelet import Kubelet
+from sandbox.nodes import load_nodes
+from sandbox.runtimes.base import SimClock
+from sandbox.scheduler.scheduler import Scheduler
 
 log = logging.getLogger("sandbox")
 
@@ -90,12 +99,18 @@ def serve(state_dir: Path, nodes_file: Path | None = None) -> int:
     creds = pki.ensure_credentials(state_dir)
     store = Store(state_dir / "store.sqlite")
     registry = Registry(store)
-    nodes = []
     if nodes_file is not None:
-        from sandbox.nodes import load_nodes
-
         nodes = load_nodes(nodes_file)
+    elif not store.list("nodes")[0]:
+        nodes = default_nodes()  # a new sandbox without --nodes gets the cluster modelled on the user's
+    else:
+        nodes = []
     bootstrap(registry, nodes)
+    config_path = state_dir / "config.json"
+    time_scale = (
+        float(json.loads(config_path.read_text()).get("timeScale", 1.0)) if config_path.exists() else 1.0
+    )
+    faults = Faults(state_dir)
 
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
@@ -105,12 +120,24 @@ def serve(state_dir: Path, nodes_file: Path | None = None) -> int:
     previous = state_dir / "endpoint.json"
     hint = json.loads(previous.read_text()).get("port", 0) if previous.exists() else 0
     api = ApiServer(registry, creds.token, "")
+    api.faults = faults
     httpd = HttpsServer(_bind(hint), api, context)
     port = httpd.server_address[1]
     api.server_address = f"127.0.0.1:{port}"
 
     stop = threading.Event()
-    for controller in (GarbageCollector(registry), NamespaceController(registry, creds.ca_cert.read_text())):
+    kubelet = Kubelet(registry, state_dir, faults, SimClock(time_scale))
+    api.kubelet = kubelet
+    controllers = (
+        GarbageCollector(registry),
+        NamespaceController(registry, creds.ca_cert.read_text()),
+        DeploymentController(registry, time_scale=time_scale),
+        ReplicaSetController(registry, time_scale=time_scale),
+        EndpointsController(registry),
+        Scheduler(registry),
+        kubelet,
+    )
+    for controller in controllers:
         controller.start(stop)
 
     def shutdown(_signum, _frame) -> None:
@@ -121,7 +148,9 @@ def serve(state_dir: Path, nodes_file: Path | None = None) -> int:
     signal.signal(signal.SIGTERM, shutdown)
     signal.signal(signal.SIGINT, shutdown)
     write_json_atomic(previous, {"pid": os.getpid(), "port": port, "server": f"https://127.0.0.1:{port}"})
-    log.info("serving on https://127.0.0.1:%d with %d objects", port, store.count())
+    log.info(
+        "serving on https://127.0.0.1:%d with %d objects, time scale %g", port, store.count(), time_scale
+    )
     try:
         httpd.serve_forever(poll_interval=0.2)
     finally:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import itertools
 import json
 import random
 import threading
@@ -38,12 +39,26 @@ GENERATION_KINDS = {
 # Fields of metadata that only the server sets.
 SYSTEM_META = ("uid", "creationTimestamp", "resourceVersion", "generation", "selfLink")
 
+PODS_KEY = "pods"
 IMMORTAL_NAMESPACES = ("default", "kube-system", "kube-public")
 
 PATCH_JSON = "application/json-patch+json"
 PATCH_MERGE = "application/merge-patch+json"
 PATCH_STRATEGIC = "application/strategic-merge-patch+json"
 PATCH_APPLY = "application/apply-patch+yaml"
+CONFLICT_RETRIES = 5
+
+
+def patch_pins_version(patch_type: str, body: object) -> bool:
+    """Whether a patch states a resourceVersion (an optimistic-concurrency precondition)."""
+    if patch_type == PATCH_JSON:
+        return isinstance(body, list) and any(
+            isinstance(op, dict) and op.get("path") == "/metadata/resourceVersion" for op in body
+        )
+    meta = body.get("metadata") if isinstance(body, dict) else None
+    return isinstance(meta, dict) and bool(meta.get("resourceVersion"))
+
+
 PATCH_TYPES = (PATCH_JSON, PATCH_MERGE, PATCH_STRATEGIC, PATCH_APPLY)
 
 
@@ -346,7 +361,31 @@ class Registry:
         opts: WriteOptions,
         subresource: str = "",
     ) -> tuple[dict, bool]:
-        """Returns (object, created)."""
+        """Returns (object, created).
+
+        A patch applies to whatever is stored when it lands: a concurrent write (a controller's
+        status update, say) makes us re-read and re-apply, as the API server's update loop does,
+        unless the patch itself pins a resourceVersion.
+        """
+        pinned = patch_pins_version(patch_type, body)
+        for attempt in itertools.count():
+            try:
+                return self._patch_once(res, namespace, name, patch_type, body, opts, subresource)
+            except ApiError as exc:
+                stale = exc.code == 409 and errors.STALE in exc.message
+                if pinned or not stale or attempt >= CONFLICT_RETRIES:
+                    raise
+
+    def _patch_once(
+        self,
+        res: Resource,
+        namespace: str | None,
+        name: str,
+        patch_type: str,
+        body: object,
+        opts: WriteOptions,
+        subresource: str,
+    ) -> tuple[dict, bool]:
         ns = self._ns(res, namespace)
         if patch_type == PATCH_APPLY:
             return self._apply(res, ns, name, body, opts, subresource)
@@ -425,8 +464,9 @@ class Registry:
         propagation: str | None = None,
         preconditions: dict | None = None,
         dry_run: bool = False,
+        grace_period_seconds: int | None = None,
     ) -> tuple[dict, bool]:
-        """Returns (object, gone): gone is False when deletion waits on finalizers."""
+        """Returns (object, gone): gone is False when deletion waits (finalizers, a pod's grace period)."""
         ns = self._ns(res, namespace)
         obj = self.get(res, ns, name)
         meta = obj["metadata"]
@@ -451,6 +491,8 @@ class Registry:
             )
         if dry_run:
             return obj, True
+        if res.kind == "Pod" and self._graceful(obj, grace_period_seconds):
+            return self._mark_pod_terminating(obj, grace_period_seconds), False
         if res.kind == "Namespace":
             if name in IMMORTAL_NAMESPACES:
                 # The NamespaceLifecycle admission plugin's rule.
@@ -475,6 +517,30 @@ class Registry:
             return self.store.delete(res.group_resource, ns, name), True
         except NotFoundInStore:
             raise errors.not_found(res, name) from None
+
+    @staticmethod
+    def _graceful(pod: dict, grace_period_seconds: int | None) -> bool:
+        """A pod on a node is stopped by its kubelet first, unless the grace period is 0."""
+        if not pod["spec"].get("nodeName") or (pod.get("status") or {}).get("phase") in (
+            "Succeeded",
+            "Failed",
+        ):
+            return False
+        grace = grace_period_seconds
+        if grace is None:
+            grace = pod["spec"].get("terminationGracePeriodSeconds", 30)
+        return grace > 0
+
+    def _mark_pod_terminating(self, pod: dict, grace_period_seconds: int | None) -> dict:
+        meta = pod["metadata"]
+        if meta.get("deletionTimestamp"):
+            return pod
+        grace = grace_period_seconds
+        if grace is None:
+            grace = pod["spec"].get("terminationGracePeriodSeconds", 30)
+        meta["deletionTimestamp"] = now_rfc3339()
+        meta["deletionGracePeriodSeconds"] = grace
+        return self.store.update(PODS_KEY, meta["namespace"], meta["name"], pod, None)
 
     def _delete_namespace(self, obj: dict) -> dict:
         if obj["metadata"].get("deletionTimestamp"):
@@ -544,6 +610,34 @@ class Registry:
                 "selector": ",".join(f"{k}={v}" for k, v in sorted(match.items()) if isinstance(v, str)),
             },
         }
+
+    def patch_scale(
+        self,
+        res: Resource,
+        namespace: str | None,
+        name: str,
+        patch_type: str,
+        body: object,
+        opts: WriteOptions,
+    ) -> dict:
+        """A patch of the Scale view (JSON or merge patch), retried on concurrent writes."""
+        if patch_type not in (PATCH_JSON, PATCH_MERGE, PATCH_STRATEGIC):
+            raise ApiError(415, f"the server does not support media type {patch_type!r} for scale patches")
+        pinned = patch_pins_version(patch_type, body)
+        for attempt in itertools.count():
+            scale = self.to_scale(res, self.get(res, namespace, name))
+            try:
+                if patch_type == PATCH_JSON:
+                    scale = patch.apply_json_patch(scale, body)
+                else:
+                    scale = patch.apply_merge_patch(scale, body)
+            except patch.PatchError as exc:
+                raise ApiError(exc.code, str(exc)) from None
+            try:
+                return self.update_scale(res, namespace, name, scale, opts)
+            except ApiError as exc:
+                if pinned or exc.code != 409 or attempt >= CONFLICT_RETRIES:
+                    raise
 
     def update_scale(
         self, res: Resource, namespace: str | None, name: str, scale: dict, opts: WriteOptions

@@ -10,6 +10,7 @@ import base64
 import hmac
 import json
 import logging
+import random
 import socket
 import ssl
 import threading
@@ -19,7 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
-from . import discovery, errors, openapi, protobuf, tables
+from . import discovery, errors, nodeproxy, openapi, protobuf, tables
 from .errors import ApiError
 from .registry import PATCH_APPLY, PATCH_TYPES, Registry, WriteOptions
 from .resources import Resource, lookup
@@ -122,6 +123,9 @@ class ApiServer:
         self._token = token.encode()
         self.server_address = server_address
         self.stopping = threading.Event()
+        self.kubelet = None  # set when the sandbox runs nodes: logs are read from it
+        self.faults = None  # sandbox.faults.Faults, when faults may be injected
+        self._fault_rng = random.Random()
 
     # -- entry -------------------------------------------------------------------------------
     def handle(self, handler: BaseHTTPRequestHandler) -> None:
@@ -131,6 +135,7 @@ class ApiServer:
             req = Request(handler, body)
             if req.path not in PUBLIC_PATHS and not self._authorized(handler):
                 raise ApiError(401, "Unauthorized")
+            self._inject_faults(req)
             self._dispatch(req)
         except ApiError as exc:
             self._send(handler, exc.code, _json(exc.status()))
@@ -151,6 +156,26 @@ class ApiServer:
                 handler.headers.get("Content-Type", ""),
                 (time.monotonic() - started) * 1000,
             )
+
+    def _inject_faults(self, req: Request) -> None:
+        """The ``api-latency`` and ``api-errors`` faults; health endpoints stay truthful."""
+        if self.faults is None or req.path in PUBLIC_PATHS:
+            return
+        active = self.faults.active()
+        latency = active.get("api-latency")
+        if latency:
+            time.sleep(float(latency.get("ms", 0)) / 1000)
+        failing = active.get("api-errors")
+        if failing and self._fault_rng.random() < float(failing.get("rate", 0)):
+            code = int(failing.get("code", 500))
+            raise ApiError(code, "the sandbox injected this error (fault api-errors)")
+
+    def _watch_deadline(self, timeout: float) -> float:
+        """When a watch ends: its timeout, or sooner under the ``drop-watches`` fault."""
+        dropping = self.faults.get("drop-watches") if self.faults is not None else None
+        if dropping:
+            timeout = min(timeout, float(dropping.get("after_seconds", 2.0)))
+        return time.monotonic() + max(timeout, 0)
 
     def _authorized(self, handler: BaseHTTPRequestHandler) -> bool:
         header = handler.headers.get("Authorization") or ""
@@ -297,7 +322,12 @@ class ApiServer:
             return self._send_object(
                 req, route, 200, self.registry.update(route.res, None, route.name, current, opts)
             )
-        # Served by the cluster's nodes: not available in this API server alone.
+        if route.subresource == "log" and req.method == "GET" and route.res.kind == "Pod":
+            return nodeproxy.pod_log(self, req, route)
+        if route.subresource == "proxy" and route.res.kind == "Pod":
+            return nodeproxy.pod_proxy(self, req, route)
+        if route.subresource == "proxy" and route.res.kind == "Service":
+            return nodeproxy.service_proxy(self, req, route)
         raise ApiError(404, "the server could not find the requested resource", details={})
 
     # -- decode / encode ---------------------------------------------------------------------
@@ -404,19 +434,9 @@ class ApiServer:
         opts = self._write_options(req)
         body = self._decode(req)
         if route.subresource == "scale":
-            scale = self.registry.to_scale(
-                route.res, self.registry.get(route.res, route.namespace, route.name)
+            obj = self.registry.patch_scale(
+                route.res, route.namespace, route.name, req.content_type, body, opts
             )
-            from . import patch as patching  # the scale object is patched like any other
-
-            try:
-                if req.content_type == "application/json-patch+json":
-                    scale = patching.apply_json_patch(scale, body)
-                else:
-                    scale = patching.apply_merge_patch(scale, body)
-            except patching.PatchError as exc:
-                raise ApiError(exc.code, str(exc)) from None
-            obj = self.registry.update_scale(route.res, route.namespace, route.name, scale, opts)
             return self._send_object(req, route, 200, obj, opts.warnings)
         obj, created = self.registry.patch(
             route.res, route.namespace, route.name, req.content_type, body, opts, route.subresource
@@ -468,8 +488,13 @@ class ApiServer:
                 "items": deleted,
             }
             return self._send(req.handler, 200, _json(body))
+        grace = req.q("gracePeriodSeconds") or options.get("gracePeriodSeconds")
+        try:
+            grace = int(grace) if grace not in (None, "") else None
+        except (TypeError, ValueError):
+            raise errors.bad_request(f"invalid gracePeriodSeconds: {grace!r}") from None
         obj, gone = self.registry.delete(
-            route.res, route.namespace, route.name, propagation, options.get("preconditions"), dry_run
+            route.res, route.namespace, route.name, propagation, options.get("preconditions"), dry_run, grace
         )
         if gone and route.res.kind != "Pod":
             details = {"name": route.name, "kind": route.res.plural, "uid": obj["metadata"].get("uid")}
@@ -566,7 +591,7 @@ class ApiServer:
                     rv = int(rv_text)
                 except ValueError:
                     raise errors.bad_request(f"invalid resourceVersion: {rv_text!r}") from None
-            deadline = time.monotonic() + max(timeout, 0)
+            deadline = self._watch_deadline(timeout)
             last_bookmark = time.monotonic()
             while not self.stopping.is_set() and time.monotonic() < deadline:
                 try:

@@ -29,6 +29,9 @@ class Controller:
     def on_event(self, event: StoredEvent, obj: dict) -> None:
         raise NotImplementedError
 
+    def tick(self) -> None:
+        """Periodic work that no event triggers (deadlines, heartbeats); runs about twice a second."""
+
     def start(self, stop: threading.Event) -> None:
         self._thread = threading.Thread(target=self._run, args=(stop,), name=self.name, daemon=True)
         self._thread.start()
@@ -48,6 +51,7 @@ class Controller:
                 if event.resource in self.resources:
                     self._guarded(self.on_event, event, json.loads(event.body))
             self.store.wait(rv, 0.5)
+            self._guarded(self.tick)
 
     def _guarded(self, fn, *args) -> None:
         try:

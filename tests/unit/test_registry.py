@@ -285,3 +285,36 @@ def test_label_and_field_selectors_on_list(registry):
     with pytest.raises(ApiError) as err:
         registry.list(CM, "default", "team in (x")
     assert err.value.code == 400
+
+
+def _race_once(registry, res, name):
+    """Make the next store update lose a race: another writer changes the object first."""
+    original = registry.store.update
+    raced = []
+
+    def update(resource, ns, obj_name, obj, expected_rv):
+        if not raced:
+            raced.append(True)
+            current = registry.store.get(resource, ns, obj_name)
+            current["metadata"].setdefault("annotations", {})["raced"] = "yes"
+            original(resource, ns, obj_name, current, None)
+        return original(resource, ns, obj_name, obj, expected_rv)
+
+    registry.store.update = update
+
+
+def test_patch_reapplies_after_a_concurrent_write(registry):
+    registry.create(CM, "default", {"metadata": {"name": "c"}, "data": {"a": "1"}}, _opts())
+    _race_once(registry, CM, "c")
+    patched, _ = registry.patch(CM, "default", "c", PATCH_MERGE, {"data": {"a": "2"}}, _opts())
+    assert patched["data"] == {"a": "2"}
+    assert patched["metadata"]["annotations"] == {"raced": "yes"}  # the other writer's change is kept
+
+
+def test_patch_pinning_a_version_still_conflicts(registry):
+    made = registry.create(CM, "default", {"metadata": {"name": "c"}, "data": {"a": "1"}}, _opts())
+    _race_once(registry, CM, "c")
+    pinned = {"metadata": {"resourceVersion": made["metadata"]["resourceVersion"]}, "data": {"a": "2"}}
+    with pytest.raises(ApiError) as err:
+        registry.patch(CM, "default", "c", PATCH_MERGE, pinned, _opts())
+    assert err.value.code == 409

@@ -1,0 +1,1 @@
+"""Simulated container runtimes: what a container does once the kubelet starts it."""
