@@ -8,7 +8,6 @@ VENV        := .venv
 VENV_PY     := $(VENV)/bin/python
 BIN         := $(CURDIR)/$(VENV)/bin
 SANDBOX_DIR ?= .sandbox
-DEMO_CHART  ?= examples/HelmChart/custom-chart
 PYTEST_ARGS ?=
 # Set K8S_TOOLS_ARGS=--use-path to link helm/kubectl from PATH instead of the pinned builds.
 K8S_TOOLS_ARGS ?=
@@ -18,7 +17,7 @@ RUN := env PATH="$(BIN):$$PATH"
 .PHONY: help setup test lint demo sandbox-down clean distclean
 
 help:
-	@echo "make demo   - set up, start the sandbox cluster, install the example chart into it"
+	@echo "make demo   - set up, start the sandbox with the TTS incident, run ./runner.py fix against it"
 	@echo "make test   - set up, run the test suite (PYTEST_ARGS='-m \"not e2e\"' to filter)"
 	@echo "make setup  - .venv from requirements.txt + pinned helm/kubectl in .venv/bin"
 	@echo "make lint   - ruff, and ansible-lint once playbooks/ or roles/ exist"
@@ -54,17 +53,10 @@ lint: setup
 		echo "lint: no playbooks/ or roles/ yet, ansible-lint skipped"; \
 	fi
 
-# Small on purpose: start the sandbox, install the example chart as release local-llm,
-# show what the cluster holds. The sandbox keeps running; `make sandbox-down` stops it.
+# The incident in the embedded sandbox, then ./runner.py fix against it (scripts/demo.sh).
+# The sandbox keeps running; `make sandbox-down` stops it.
 demo: setup
-	@kubeconfig="$$($(RUN) $(VENV_PY) -m sandbox up --state-dir $(SANDBOX_DIR) | tail -n 1)"; \
-	[ -f "$$kubeconfig" ] || { echo "error: 'python -m sandbox up' did not print a kubeconfig path (got '$$kubeconfig')" >&2; exit 1; }; \
-	echo "sandbox kubeconfig: $$kubeconfig"; \
-	set -x; \
-	$(RUN) helm upgrade --install local-llm $(DEMO_CHART) --kubeconfig "$$kubeconfig" --namespace default; \
-	$(RUN) helm history local-llm --kubeconfig "$$kubeconfig" --namespace default; \
-	$(RUN) kubectl --kubeconfig "$$kubeconfig" --namespace default get deployments,services,pods -l app.kubernetes.io/instance=local-llm
-	@echo "the sandbox is still running; stop it with: make sandbox-down"
+	$(RUN) scripts/demo.sh
 
 sandbox-down:
 	@if [ -d $(SANDBOX_DIR) ] && [ -x $(VENV_PY) ]; then $(VENV_PY) -m sandbox down --state-dir $(SANDBOX_DIR) || true; fi

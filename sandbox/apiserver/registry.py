@@ -337,7 +337,9 @@ class Registry:
             return old  # a no-op write keeps the resourceVersion, as the API server does
         if opts.dry_run:
             return new
-        if meta.get("deletionTimestamp") and not meta.get("finalizers"):
+        # The last finalizer removed from an object being deleted completes its deletion; other
+        # writes to it (a terminating pod's status, a label) leave it waiting.
+        if meta.get("deletionTimestamp") and old["metadata"].get("finalizers") and not meta.get("finalizers"):
             try:
                 self.store.delete(res.group_resource, ns, name)
             except NotFoundInStore:

@@ -49,6 +49,7 @@ def selected_pods(store, service: dict) -> list[dict]:
         for p in pods
         if labels_match(requirements, p["metadata"].get("labels"))
         and (p.get("status") or {}).get("podIP")
+        and (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")  # terminal: never served
         and not p["metadata"].get("deletionTimestamp")
     ]
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from pathlib import Path
 
 # name -> (what it does, parameters with their defaults)
@@ -24,6 +25,11 @@ KNOWN: dict[str, tuple[str, dict[str, object]]] = {
     "slow-model-load": ("multiply vLLM model load time", {"factor": 10.0}),
     "health-flapping": ("make /health alternate between 200 and 503", {"period_seconds": 5.0}),
 }
+
+
+# Two writes within one file-system timestamp tick (a whole second on some file systems) leave
+# the same mtime: a file changed this recently is read again rather than trusted by its mtime.
+RECENT_NS = 2_000_000_000
 
 
 class FaultError(ValueError):
@@ -68,7 +74,7 @@ class Faults:
             except FileNotFoundError:
                 self._mtime, self._active = None, {}
                 return {}
-            if mtime != self._mtime:
+            if mtime != self._mtime or time.time_ns() - mtime < RECENT_NS:
                 try:
                     self._active = json.loads(self.path.read_text())
                 except (OSError, ValueError):

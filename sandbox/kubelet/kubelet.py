@@ -42,6 +42,7 @@ PODS = by_kind("", "Pod")
 NODES = by_kind("", "Node")
 CONFIG_MAPS = by_kind("", "ConfigMap")
 SECRETS = by_kind("", "Secret")
+KIND_NAMES = {"configmaps": "ConfigMap", "secrets": "Secret"}  # as the kubelet's env errors spell them
 KUBELET = WriteOptions(manager="kubelet")
 COMPONENT = "kubelet"
 
@@ -49,6 +50,7 @@ BACKOFF_INITIAL = 10.0
 BACKOFF_MAX = 300.0
 BACKOFF_RESET_AFTER = 600.0
 NODE_STATUS_PERIOD = 10.0
+POD_IP_SLOTS = 65536  # 127.1.0.0/16
 TICK = 0.05  # real seconds between a worker's checks, at most
 MIN_TICK = 0.005
 
@@ -68,6 +70,11 @@ def expand_var_refs(text: str, env: dict[str, str]) -> str:
         return env.get(m.group(1), m.group(0))
 
     return _VAR_REF.sub(sub, text)
+
+
+def next_backoff(current: float) -> float:
+    """The back-off after ``current`` (0 = none yet): 10 s, then doubling, capped at 300 s."""
+    return BACKOFF_INITIAL if not current else min(current * 2, BACKOFF_MAX)
 
 
 def _pull_seconds(image: str) -> float:
@@ -137,6 +144,22 @@ class PodWorker:
     def _current(self) -> dict | None:
         return self.kubelet.store.get("pods", self.key[0], self.key[1])
 
+    def _pull_wait(self, seconds: float) -> bool:
+        """Sleep through a pull or its back-off; False as soon as the worker stops or the pod is
+        deleted (or marked for deletion), so that a pod never pulled can still be deleted."""
+        deadline = time.monotonic() + self._scaled(seconds)
+        while not self.stop.wait(max(0.0, min(TICK, deadline - time.monotonic()))):
+            pod = self._current()
+            if (
+                pod is None
+                or pod["metadata"].get("uid") != self.uid
+                or pod["metadata"].get("deletionTimestamp")
+            ):
+                return False
+            if time.monotonic() >= deadline:
+                return True
+        return False
+
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
         self.thread.start()
@@ -173,7 +196,13 @@ class PodWorker:
         """Sleep until the next probe or restart is due (at most TICK), so that compressed probe
         periods are honoured at high time scales."""
         now = time.monotonic()
-        due = [t for c in self.containers for t in (*c.probe_due.values(), c.next_start) if t > now]
+        due = []
+        for c in self.containers:
+            if c.running:  # the probes of its current phase; one already due is run at once
+                kinds = ("livenessProbe", "readinessProbe") if c.started else ("startupProbe",)
+                due += [c.probe_due[k] for k in kinds if c.spec.get(k) and k in c.probe_due]
+            elif c.next_start > now:
+                due.append(c.next_start)
         return max(MIN_TICK, min([TICK, *(t - now for t in due)]))
 
     def _pull_images(self) -> None:
@@ -190,7 +219,7 @@ class PodWorker:
             while not self.stop.is_set():
                 self._event("Pulling", f'Pulling image "{image}"', container=container)
                 started = time.monotonic()
-                if not self.clock.sleep(_pull_seconds(image), self.stop):
+                if not self._pull_wait(_pull_seconds(image)):
                     return
                 fault = self.kubelet.faults.get("image-pull-failure")
                 if fault and fault.get("image") == image:
@@ -211,7 +240,7 @@ class PodWorker:
                         }
                     }
                     self._write_status()
-                    backoff = BACKOFF_INITIAL if not backoff else min(backoff * 2, BACKOFF_MAX)
+                    backoff = next_backoff(backoff)
                     container.state = {
                         "waiting": {
                             "reason": "ImagePullBackOff",
@@ -220,7 +249,7 @@ class PodWorker:
                     }
                     self._event("BackOff", f'Back-off pulling image "{image}"', "Normal", container)
                     self._write_status()
-                    if not self.clock.sleep(backoff, self.stop):
+                    if not self._pull_wait(backoff):
                         return
                     continue
                 took = time.monotonic() - started
@@ -272,7 +301,7 @@ class PodWorker:
             return
         c.last_state = {"terminated": terminated}
         delay = c.backoff
-        c.backoff = BACKOFF_INITIAL if not c.backoff else min(c.backoff * 2, BACKOFF_MAX)
+        c.backoff = next_backoff(c.backoff)
         c.next_start = now + self._scaled(delay)
         if delay:
             pod = f"{self.key[1]}_{self.key[0]}({self.uid})"
@@ -380,8 +409,7 @@ class PodWorker:
                 if obj is None:
                     raise ConfigError(f'{store_key[:-1]} "{ref.get("name")}" not found')
                 raise ConfigError(
-                    f"couldn't find key {ref.get('key')} in {store_key[:-1].capitalize()} "
-                    f"{ns}/{ref.get('name')}"
+                    f"couldn't find key {ref.get('key')} in {KIND_NAMES[store_key]} {ns}/{ref.get('name')}"
                 )
             value = data[ref["key"]]
             return base64.b64decode(value).decode(errors="replace") if kind == "secretKeyRef" else value
@@ -444,6 +472,8 @@ class PodWorker:
             c.ctx.stop.set()
         if c.thread is not None:
             c.thread.join(timeout=10)
+            if c.thread.is_alive():
+                log.warning("container %s of %s/%s did not stop within 10s", c.name, *self.key)
 
     def _kill_all(self, why: str) -> None:
         for c in self.containers:
@@ -488,7 +518,8 @@ class PodWorker:
             return
         statuses = [self._container_status(c) for c in self.containers]
         node_ready = self.kubelet.node_ready(pod["spec"].get("nodeName", ""))
-        all_ready = bool(statuses) and all(s["ready"] for s in statuses) and node_ready
+        containers_ready = bool(statuses) and all(s["ready"] for s in statuses)
+        all_ready = containers_ready and node_ready
         unready = [s["name"] for s in statuses if not s["ready"]]
         phase = self._phase(statuses)
         old = pod.get("status") or {}
@@ -515,7 +546,7 @@ class PodWorker:
             condition("PodReadyToStartContainers", True),
             condition("Initialized", True),
             condition("Ready", all_ready, "ContainersNotReady" if unready else "NodeNotReady", why),
-            condition("ContainersReady", all_ready, "ContainersNotReady", why),
+            condition("ContainersReady", containers_ready, "ContainersNotReady", why),
         ]
         if "PodScheduled" in conditions:
             new_conditions.append(conditions["PodScheduled"])
@@ -569,16 +600,21 @@ class Kubelet(Controller):
         self.workers: dict[str, PodWorker] = {}
         self._lock = threading.Lock()
         self._ips: dict[str, str] = {}
+        self._next_ip = 2
         self._images: dict[str, set[str]] = {}
         self._last_heartbeat = 0.0
 
     # -- shared state ------------------------------------------------------------------------
     def allocate_ip(self, uid: str) -> str:
+        """A pod IP never handed out before in this process (unless the range wraps around):
+        a container still stopping must not share its address with a new pod's."""
         with self._lock:
             if uid in self._ips:
                 return self._ips[uid]
             used = set(self._ips.values())
-            for n in range(2, 65000):
+            for _ in range(POD_IP_SLOTS):
+                n = self._next_ip
+                self._next_ip = 2 if n + 1 >= POD_IP_SLOTS else n + 1
                 ip = f"127.1.{n // 256}.{n % 256}"
                 if ip not in used and n % 256 not in (0, 255):
                     self._ips[uid] = ip

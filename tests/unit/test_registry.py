@@ -318,3 +318,19 @@ def test_patch_pinning_a_version_still_conflicts(registry):
     with pytest.raises(ApiError) as err:
         registry.patch(CM, "default", "c", PATCH_MERGE, pinned, _opts())
     assert err.value.code == 409
+
+
+def test_a_terminating_pod_waits_for_its_kubelet(registry):
+    pod = {
+        "metadata": {"name": "p"},
+        "spec": {"nodeName": "gpu-1", "containers": [{"name": "c", "image": "x:1"}]},
+    }
+    registry.create(POD, "default", pod, _opts())
+    marked, gone = registry.delete(POD, "default", "p")
+    assert not gone and marked["metadata"]["deletionGracePeriodSeconds"] == 30
+    status_write = {**registry.get(POD, "default", "p"), "status": {"phase": "Running"}}
+    registry.update(POD, "default", "p", status_write, _opts(manager="kubelet"), subresource="status")
+    assert registry.get(POD, "default", "p")["metadata"]["deletionTimestamp"]  # still there, terminating
+    registry.delete(POD, "default", "p", grace_period_seconds=0)
+    with pytest.raises(ApiError):
+        registry.get(POD, "default", "p")

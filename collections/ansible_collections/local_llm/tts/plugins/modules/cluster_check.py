@@ -1,0 +1,80 @@
+#!/usr/bin/python
+"""Module local_llm.tts.cluster_check."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: cluster_check
+short_description: Check that a cluster is reachable with a kubeconfig and context
+description:
+  - Loads the kubeconfig, selects the context and asks the API server for its version.
+  - Failures name the context and the API server URL, never the credentials, and start with
+    C(CONFIG:) so that the runner reports them as configuration errors (exit 2).
+  - Read-only; never changes anything.
+options:
+  kubeconfig:
+    description: kubeconfig path; empty means the client default (KUBECONFIG or ~/.kube/config).
+    type: str
+    default: ""
+  context:
+    description: Context to use; empty means the kubeconfig's current-context.
+    type: str
+    default: ""
+  timeout:
+    description: Seconds to wait for the API server.
+    type: int
+    default: 10
+author:
+  - tts-runbooks maintainers
+"""
+
+EXAMPLES = r"""
+- name: Check the cluster is reachable
+  local_llm.tts.cluster_check:
+    kubeconfig: /etc/kube/prod.yaml
+    context: gpu-prod
+"""
+
+RETURN = r"""
+server:
+  description: API server URL of the selected context.
+  returned: success
+  type: str
+context:
+  description: The context used.
+  returned: success
+  type: str
+version:
+  description: The API server's gitVersion.
+  returned: success
+  type: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.local_llm.tts.plugins.module_utils.cluster_access import (
+    ClusterAccessError,
+    open_cluster,
+    server_version,
+)
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "kubeconfig": {"type": "str", "default": ""},
+            "context": {"type": "str", "default": ""},
+            "timeout": {"type": "int", "default": 10},
+        },
+        supports_check_mode=True,
+    )
+    try:
+        cluster = open_cluster(module.params["kubeconfig"], module.params["context"])
+        version = server_version(cluster, module.params["timeout"])
+    except ClusterAccessError as exc:
+        module.fail_json(msg=f"CONFIG: {exc}")
+    module.exit_json(changed=False, server=cluster.server, context=cluster.context, version=version)
+
+
+if __name__ == "__main__":
+    main()

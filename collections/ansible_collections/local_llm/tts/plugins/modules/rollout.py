@@ -1,0 +1,164 @@
+#!/usr/bin/python
+"""local_llm.tts.rollout: wait for a Deployment's rollout, or fail fast with a diagnosis."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: rollout
+short_description: Wait for a Deployment's rollout to a Ready pod, or fail fast with a diagnosis
+description:
+  - Read-only (never changes anything; C(changed) is always false).
+  - Watches the Deployment and its pods with the official Kubernetes client's C(watch.Watch()) (no
+    sleep-polling) until the rollout is complete the way C(kubectl rollout status) decides
+    (observedGeneration >= generation, updated == desired replicas, no old replicas left, all updated
+    replicas available) and a pod of the new ReplicaSet is Ready.
+  - Fails fast on clear evidence from a new pod (CrashLoopBackOff, a non-zero exit with restartCount >= 1,
+    ImagePullBackOff/ErrImagePull, OOMKilled, CreateContainerConfigError, PodScheduled=False Unschedulable)
+    or the Deployment (Progressing=False ProgressDeadlineExceeded once no new container is still in its
+    first attempt). Then it reads the pod, its events and its current and previous logs (last 200 lines)
+    and names the cause (C(diagnosis)), e.g. C(qwen3-tts-not-registered) for the transformers
+    "does not recognize this architecture" crash.
+  - Survives a flaky API server, retrying 5xx/429/connection errors with back-off until the timeout;
+    watch streams that end early are resumed from the last resourceVersion, and a 410 Gone relists.
+  - TLS is verified with the kubeconfig's CA as is; the kubeconfig's contents are never logged.
+options:
+  kubeconfig:
+    description: Path of the kubeconfig (the client's default when omitted).
+    type: path
+  context:
+    description: Context inside the kubeconfig (its current context when omitted).
+    type: str
+  namespace:
+    description: Namespace of the Deployment.
+    type: str
+    default: default
+  deployment:
+    description: Deployment name, e.g. C(local-llm-tts).
+    type: str
+    required: true
+  timeout:
+    description: Seconds to wait for the rollout before failing (with the evidence gathered then).
+    type: int
+    default: 1800
+  settle_seconds:
+    description: Once Ready, keep watching this many seconds and fail if the pod crashes or turns unready.
+    type: float
+    default: 0
+notes:
+  - Supports check mode (it only reads).
+requirements:
+  - kubernetes (official Python client)
+author:
+  - tts-runbooks maintainers
+"""
+
+EXAMPLES = r"""
+- name: Wait for the TTS pod of the new revision
+  local_llm.tts.rollout:
+    kubeconfig: "{{ kubeconfig }}"
+    deployment: local-llm-tts
+    timeout: 1800
+    settle_seconds: 30
+  register: rollout
+  ignore_errors: true
+
+- name: Explain a failure
+  ansible.builtin.debug:
+    msg: "{{ rollout.diagnosis.summary }} -> {{ rollout.diagnosis.fix }}"
+  when: rollout.diagnosis
+"""
+
+RETURN = r"""
+ready:
+  description: Whether the rollout completed with a Ready pod.
+  returned: always
+  type: bool
+pod:
+  description: The new pod (Ready one on success, failing one on failure), or null.
+  returned: always
+  type: dict
+  contains:
+    name: {description: Pod name, type: str}
+    uid: {description: Pod UID, type: str}
+    ip: {description: Pod IP, type: str}
+    node: {description: Node name, type: str}
+    restarts: {description: Sum of container restart counts, type: int}
+    phase: {description: Pod phase, type: str}
+elapsed_seconds:
+  description: Seconds from start to the verdict.
+  returned: always
+  type: float
+diagnosis:
+  description: The cause found on failure (null on success or when no rule matched).
+  returned: always
+  type: dict
+  contains:
+    cause_id: {description: Stable id such as qwen3-tts-not-registered, type: str}
+    summary: {description: What went wrong, type: str}
+    evidence: {description: The log line, event or condition that matched, type: str}
+    fix: {description: What to change, type: str}
+verdict:
+  description: complete, failed or timeout.
+  returned: always
+  type: str
+watch_stats:
+  description: How often the watches were resumed (rewatches) or restarted from a list (relists).
+  returned: always
+  type: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+try:
+    import kubernetes  # noqa: F401
+
+    HAS_KUBERNETES = True
+except ImportError:
+    HAS_KUBERNETES = False
+
+from ansible_collections.local_llm.tts.plugins.module_utils.rollout import (
+    ApiUnavailable,
+    api_client_for,
+    watch_rollout,
+)
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "kubeconfig": {"type": "path"},
+            "context": {"type": "str"},
+            "namespace": {"type": "str", "default": "default"},
+            "deployment": {"type": "str", "required": True},
+            "timeout": {"type": "int", "default": 1800},
+            "settle_seconds": {"type": "float", "default": 0},
+        },
+        supports_check_mode=True,
+    )
+    if not HAS_KUBERNETES:
+        module.fail_json(msg=missing_required_lib("kubernetes"))
+    params = module.params
+    try:
+        api_client = api_client_for(params["kubeconfig"], params["context"])
+        result = watch_rollout(
+            api_client,
+            params["namespace"],
+            params["deployment"],
+            params["timeout"],
+            params["settle_seconds"] or 0,
+        ).as_dict()
+    except ApiUnavailable as exc:
+        module.fail_json(msg=str(exc), changed=False, ready=False)
+    except Exception as exc:  # config errors, 404 deployment, API down past the timeout
+        module.fail_json(
+            msg=f"cannot watch deployment {params['deployment']}: {exc}", changed=False, ready=False
+        )
+    msg = result.pop("msg")
+    if result["ready"]:
+        module.exit_json(changed=False, msg=msg, **result)
+    module.fail_json(changed=False, msg=msg, **result)
+
+
+if __name__ == "__main__":
+    main()
