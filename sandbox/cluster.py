@@ -29,6 +29,7 @@ from sandbox.controllers.replicaset import ReplicaSetController
 from sandbox.default_nodes import default_nodes
 from sandbox.faults import Faults
 from sandbox.kubelet.kubelet import Kubelet
+from sandbox.kubelet.podnet import acquire_pod_network
 from sandbox.nodes import load_nodes
 from sandbox.runtimes.base import SimClock
 from sandbox.scheduler.scheduler import Scheduler
@@ -126,7 +127,8 @@ def serve(state_dir: Path, nodes_file: Path | None = None) -> int:
     api.server_address = f"127.0.0.1:{port}"
 
     stop = threading.Event()
-    kubelet = Kubelet(registry, state_dir, faults, SimClock(time_scale))
+    pod_network, _network_lock = acquire_pod_network()  # held (fd open) while this process runs
+    kubelet = Kubelet(registry, state_dir, faults, SimClock(time_scale), pod_network)
     api.kubelet = kubelet
     controllers = (
         GarbageCollector(registry),
@@ -149,7 +151,11 @@ def serve(state_dir: Path, nodes_file: Path | None = None) -> int:
     signal.signal(signal.SIGINT, shutdown)
     write_json_atomic(previous, {"pid": os.getpid(), "port": port, "server": f"https://127.0.0.1:{port}"})
     log.info(
-        "serving on https://127.0.0.1:%d with %d objects, time scale %g", port, store.count(), time_scale
+        "serving on https://127.0.0.1:%d with %d objects, time scale %g, pods on %s.0.0/16",
+        port,
+        store.count(),
+        time_scale,
+        pod_network,
     )
     try:
         httpd.serve_forever(poll_interval=0.2)

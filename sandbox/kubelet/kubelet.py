@@ -50,7 +50,7 @@ BACKOFF_INITIAL = 10.0
 BACKOFF_MAX = 300.0
 BACKOFF_RESET_AFTER = 600.0
 NODE_STATUS_PERIOD = 10.0
-POD_IP_SLOTS = 65536  # 127.1.0.0/16
+POD_IP_SLOTS = 65536  # one 127.X.0.0/16 per sandbox (podnet.py)
 TICK = 0.05  # real seconds between a worker's checks, at most
 MIN_TICK = 0.005
 
@@ -592,8 +592,11 @@ class Kubelet(Controller):
     name = "kubelet"
     resources = ("pods", "nodes")
 
-    def __init__(self, registry: Registry, state_dir: Path, faults: Faults, clock: SimClock) -> None:
+    def __init__(
+        self, registry: Registry, state_dir: Path, faults: Faults, clock: SimClock, pod_network: str = "127.1"
+    ) -> None:
         super().__init__(registry)
+        self.pod_network = pod_network  # "127.X": pods get 127.X.0.2 upwards
         self.faults = faults
         self.clock = clock
         self.logs = LogStore(state_dir / "logs")
@@ -615,7 +618,7 @@ class Kubelet(Controller):
             for _ in range(POD_IP_SLOTS):
                 n = self._next_ip
                 self._next_ip = 2 if n + 1 >= POD_IP_SLOTS else n + 1
-                ip = f"127.1.{n // 256}.{n % 256}"
+                ip = f"{self.pod_network}.{n // 256}.{n % 256}"
                 if ip not in used and n % 256 not in (0, 255):
                     self._ips[uid] = ip
                     return ip

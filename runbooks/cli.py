@@ -1,0 +1,426 @@
+"""The command table, argument parsing and ``-e`` typing; :func:`main` is runner.py's body."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import re
+import sys
+import textwrap
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import yaml
+
+from runbooks import EXIT_USAGE, REPO_ROOT
+from runbooks.summary import error_summary, format_human
+
+PROG = "runner.py"
+DEFAULT_INVENTORY = "inventory/local"
+
+# The variables the playbooks document, with their types: read from the single source,
+# roles/tts_common/meta/argument_specs.yml (defaults and meaning are in its defaults/main.yml).
+ARGUMENT_SPECS = REPO_ROOT / "roles" / "tts_common" / "meta" / "argument_specs.yml"
+_SPEC_TYPES: dict[str, type] = {"str": str, "int": int, "bool": bool, "dict": dict, "list": list}
+
+
+def _known_variables() -> dict[str, type]:
+    options = yaml.safe_load(ARGUMENT_SPECS.read_text())["argument_specs"]["main"]["options"]
+    return {name: _SPEC_TYPES[spec.get("type", "str")] for name, spec in options.items()}
+
+
+KNOWN_VARIABLES: dict[str, type] = _known_variables()
+_POSITIVE_INTS = {"tts_port", "rollout_timeout"}
+_TYPE_NAMES = {
+    str: "a string",
+    int: "an integer",
+    bool: "a boolean (true/false)",
+    dict: "a mapping",
+    list: "a list",
+}
+# Credentials belong in the kubeconfig: extra vars end up in artifacts/*/env/extravars.
+_SECRET_NAME = re.compile(r"(?i)token|secret|password|passwd|api[_-]?key|client[_-]?key|private[_-]?key")
+_VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+EXIT_CODES_TEXT = """\
+exit codes:
+  0  success (every host ok)
+  1  a host failed or was unreachable
+  2  usage or configuration error: bad option, missing inventory, bad -e value,
+     sandbox or ansible-runner cannot start, command not implemented yet, or every
+     failed host failed in the playbook's preflight with a message starting "CONFIG:"
+     (unreadable values file, unreachable cluster, wrong context, bad token)
+  3  reserved for `drift`: drift found
+"""
+
+TOP_EPILOG = f"""\
+Run `{PROG} COMMAND --help` for a command's options.
+
+{EXIT_CODES_TEXT}
+runner.py re-executes itself with the project's .venv/bin/python when started with
+another interpreter (./runner.py uses the system python3); without .venv it asks you
+to run `make setup` first and exits 2. Every run leaves its ansible-runner artifacts,
+scrubbed of secrets, in artifacts/<UTC timestamp>-<command>/ (mode 0700).
+"""
+
+
+@dataclass(frozen=True)
+class Option:
+    """A command-specific option that becomes one extra var."""
+
+    flags: tuple[str, ...]
+    variable: str
+    help: str
+    value: Any = True  # the variable's value when the flag is given; None: takes an argument
+    metavar: str | None = None
+    type: Callable[[str], Any] | None = None
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    summary: str  # one line in `runner.py --help`
+    description: str
+    changes_cluster: bool  # offers --check and --diff
+    options: tuple[Option, ...] = field(default=())
+
+    @property
+    def playbook(self) -> str:
+        return f"playbooks/{self.name}.yml"
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+COMMANDS: dict[str, Command] = {
+    command.name: command
+    for command in (
+        Command(
+            "fix",
+            "set the tts block of values.yaml, helm upgrade, wait for the pod, check /health "
+            "(idempotent; rolls back on failure)",
+            "Apply the TTS fix on every selected cluster: preflight checks, set the tts block of "
+            "the values file (comments kept), check the rendered chart, helm upgrade, wait for the "
+            "rollout, verify /health and speech. A failure after the change rolls the release back "
+            "and restores the values file (auto_rollback). A rerun with nothing to do changes nothing.",
+            changes_cluster=True,
+        ),
+        Command(
+            "drift",
+            "compare each cluster's tts block and release with the desired state (exit 3 on drift)",
+            "Report where the live release or the values file differs from the desired tts block; "
+            "with --correct, apply the fix where it drifted (Flux-style 'enabled' mode instead of "
+            "'warn'). Exit code 3 means drift was found and not corrected.",
+            changes_cluster=True,
+            options=(
+                Option(
+                    ("--correct",),
+                    "drift_correct",
+                    "correct drift found (runs the fix on drifted clusters) instead of only reporting it",
+                ),
+            ),
+        ),
+        Command(
+            "rollback",
+            "roll the release back (helm rollback) and restore the values file",
+            "Roll the release back to the previous revision (or --to-revision N) and restore the "
+            "values file saved by fix (values.yaml.orig).",
+            changes_cluster=True,
+            options=(
+                Option(
+                    ("--to-revision",),
+                    "rollback_revision",
+                    "the Helm revision to roll back to (default: the one before the current)",
+                    value=None,
+                    metavar="N",
+                    type=_positive_int,
+                ),
+            ),
+        ),
+        Command(
+            "status",
+            "show the release revision, the tts pod and its health (read-only)",
+            "Read-only: the release's current revision and history, the tts pod's phase and "
+            "restarts, and /health, per cluster.",
+            changes_cluster=False,
+        ),
+        Command(
+            "verify",
+            "check the running tts service: rollout, log markers, /health, speech (read-only)",
+            "Read-only: check the tts Deployment is rolled out, the bootstrap log markers are "
+            "present, /health answers 200 and (unless --no-speech) a short speech request succeeds.",
+            changes_cluster=False,
+            options=(
+                Option(
+                    ("--no-speech",),
+                    "verify_speech",
+                    "skip the speech request (sets verify_speech=false)",
+                    value=False,
+                ),
+            ),
+        ),
+        Command(
+            "lint",
+            "check the values file and the rendered chart without touching the cluster",
+            "Offline checks per cluster: the values file parses, the tts block matches the desired "
+            "state's rules (pinned clone, --omni, constraints), and the chart renders.",
+            changes_cluster=False,
+        ),
+    )
+}
+
+
+# ----------------------------------------------------------------------------- -e parsing
+
+
+def check_variable_type(name: str, value: Any) -> None:
+    """Raise ArgumentTypeError when a known variable gets a value of the wrong YAML type."""
+    if _SECRET_NAME.search(name):
+        raise argparse.ArgumentTypeError(
+            f"{name}: credentials are not accepted as extra vars (they would be written to the "
+            "artifacts); put them in the kubeconfig"
+        )
+    expected = KNOWN_VARIABLES.get(name)
+    if expected is None:
+        return
+    fits = isinstance(value, expected) and not (expected is int and isinstance(value, bool))
+    if not fits:
+        shown = "null" if value is None else f"{value!r} ({type(value).__name__})"
+        hint = f"; quote it to pass a string: -e '{name}=\"...\"'" if expected is str else ""
+        raise argparse.ArgumentTypeError(f"{name} must be {_TYPE_NAMES[expected]}, got {shown}{hint}")
+    if name in _POSITIVE_INTS and not (0 < value <= (65535 if name == "tts_port" else 10**7)):
+        raise argparse.ArgumentTypeError(f"{name} out of range: {value}")
+
+
+def parse_extra_vars(text: str) -> dict[str, Any]:
+    """One ``-e`` argument: ``KEY=VALUE`` (VALUE is YAML), ``@file.yml`` or a YAML/JSON mapping."""
+    if text.startswith("@"):
+        variables = _load_vars_file(Path(text[1:]).expanduser())
+    elif text.lstrip().startswith("{"):
+        variables = _yaml_mapping(text, "the -e mapping")
+    elif "=" in text:
+        name, _, raw = text.partition("=")
+        name = name.strip()
+        if not _VAR_NAME.match(name):
+            raise argparse.ArgumentTypeError(f"not a variable name: {name!r}")
+        variables = {name: _yaml_value(name, raw)}
+    else:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE or @file.yml, got {text!r}")
+    for name, value in variables.items():
+        if not isinstance(name, str) or not _VAR_NAME.match(name):
+            raise argparse.ArgumentTypeError(f"not a variable name: {name!r}")
+        check_variable_type(name, value)
+    return variables
+
+
+def _yaml_value(name: str, raw: str) -> Any:
+    if raw == "":
+        return ""  # `-e key=` is the empty string, as in ansible
+    try:
+        return yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        raise argparse.ArgumentTypeError(f"{name}: value is not valid YAML: {exc}") from None
+
+
+def _yaml_mapping(text: str, where: str) -> dict:
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise argparse.ArgumentTypeError(f"{where} is not valid YAML: {exc}") from None
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"{where} must be a mapping of variables")
+    return value
+
+
+def _load_vars_file(path: Path) -> dict:
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise argparse.ArgumentTypeError(f"cannot read {path}: {exc.strerror}") from None
+    return _yaml_mapping(text, str(path))
+
+
+# ----------------------------------------------------------------------------- parser
+
+
+def _type_label(name: str, kind: type) -> str:
+    return "int, seconds" if name == "rollout_timeout" else kind.__name__
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description=textwrap.fill(
+            "Runbooks for the local-llm TTS service: drive the Ansible playbooks in playbooks/ "
+            "through ansible-runner against every cluster (inventory host) selected.",
+            88,
+        ),
+        epilog=TOP_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", title="commands")
+    subparsers = {}
+    for command in COMMANDS.values():
+        subparsers[command.name] = _add_command(sub, command)
+    return parser, subparsers
+
+
+def _add_command(sub, command: Command) -> argparse.ArgumentParser:
+    parser = sub.add_parser(
+        command.name,
+        help=command.summary,
+        description=textwrap.fill(command.description, 88) + f"\n\nPlaybook: {command.playbook}.",
+        epilog=EXIT_CODES_TEXT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "-i",
+        "--inventory",
+        metavar="PATH",
+        default=DEFAULT_INVENTORY,
+        help=f"inventory file or directory, one host per cluster (default: {DEFAULT_INVENTORY}, "
+        "the embedded sandbox, started automatically for hosts that set sandbox_state_dir)",
+    )
+    if command.changes_cluster:
+        parser.add_argument(
+            "--check",
+            action="store_true",
+            help="dry run (ansible --check): report what would change, change nothing",
+        )
+        parser.add_argument(
+            "--diff",
+            action="store_true",
+            help="show the changes made (or, with --check, that would be made) as unified diffs",
+        )
+    parser.add_argument(
+        "-e",
+        "--extra-vars",
+        metavar="KEY=VALUE",
+        action="append",
+        type=parse_extra_vars,
+        default=[],
+        help="set a variable for every host, overriding the inventory; VALUE is parsed as YAML "
+        "(verify_speech=false is a boolean); @file.yml reads a YAML mapping; repeatable. Known "
+        "variables and their types: "
+        + ", ".join(f"{name} ({_type_label(name, kind)})" for name, kind in KNOWN_VARIABLES.items())
+        + "; a value of the wrong type is a usage error (exit 2), unknown names are passed on "
+        "with a warning",
+    )
+    parser.add_argument(
+        "--limit",
+        metavar="PATTERN",
+        help="only these hosts or groups (an Ansible host pattern, e.g. 'sandbox' or 'gpu-prod-*')",
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print exactly one JSON document on stdout: command, status ('ok', 'failed', or "
+        "'error' when a usage or configuration error stopped the run before any host ran), "
+        "hosts (per host: ok/changed/failed/unreachable/skipped counts, the facts the playbook "
+        "published, error), artifacts (the run's directory); progress goes to stderr",
+    )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="pass -v to ansible-playbook and show its own output instead of the progress "
+        "lines (repeat for more: -vvv)",
+    )
+    for option in command.options:
+        kwargs: dict[str, Any] = {"dest": option.variable, "help": option.help}
+        if option.value is None:
+            kwargs.update(metavar=option.metavar, type=option.type)
+        else:
+            kwargs.update(action="store_const", const=option.value)
+        parser.add_argument(*option.flags, **kwargs)
+    parser.set_defaults(check=False, diff=False)
+    return parser
+
+
+# ----------------------------------------------------------------------------- main
+
+
+def collect_extravars(args: argparse.Namespace, command: Command) -> dict[str, Any]:
+    """All -e values (later wins), then the command's own options (they win over -e)."""
+    extravars: dict[str, Any] = {}
+    for variables in args.extra_vars:
+        extravars.update(variables)
+    for option in command.options:
+        value = getattr(args, option.variable, None)
+        if value is not None:
+            extravars[option.variable] = value
+    return extravars
+
+
+def unknown_variables(extravars: dict[str, Any], command: Command) -> list[str]:
+    own = {option.variable for option in command.options}
+    return sorted(name for name in extravars if name not in KNOWN_VARIABLES and name not in own)
+
+
+def main(
+    argv: list[str] | None = None,
+    *,
+    project_dir: Path = REPO_ROOT,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+) -> int:
+    stdout = stdout or sys.stdout
+    stderr = stderr or sys.stderr
+    parser, _subparsers = build_parser()
+    try:
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help (0) or a usage error (2, message already printed)
+        return int(exc.code or 0)
+    command = COMMANDS[args.command]
+    if not (project_dir / command.playbook).is_file():
+        return _stop(args, f"not implemented yet: {command.playbook}", stdout, stderr)
+    extravars = collect_extravars(args, command)
+    for name in unknown_variables(extravars, command):
+        print(f"warning: -e {name}: not a variable the playbooks document; passed on as is", file=stderr)
+
+    from runbooks.execute import run_playbook  # late: keeps --help and usage errors fast
+
+    inventory = Path(args.inventory)
+    if args.inventory == DEFAULT_INVENTORY:
+        inventory = project_dir / DEFAULT_INVENTORY
+    result = run_playbook(
+        command.name,
+        inventory,
+        extravars,
+        check=args.check,
+        diff=args.diff,
+        limit=args.limit,
+        verbosity=args.verbose,
+        json_mode=args.json,
+        project_dir=project_dir,
+        progress_stream=stderr if args.json else stdout,
+    )
+    if result.error:
+        print(f"{PROG} {command.name}: error: {result.error}", file=stderr)
+    if args.json:
+        print(json.dumps(result.summary, indent=2, default=str), file=stdout)
+    elif result.summary.get("hosts"):
+        print(format_human(result.summary), file=stdout)
+    return result.exit_code
+
+
+def _stop(args: argparse.Namespace, message: str, stdout: TextIO, stderr: TextIO) -> int:
+    """A configuration error before anything ran: exit 2 (and the JSON document under --json)."""
+    print(f"{PROG} {args.command}: error: {message}", file=stderr)
+    if args.json:
+        print(json.dumps(error_summary(args.command, message), indent=2), file=stdout)
+    return EXIT_USAGE
