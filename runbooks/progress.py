@@ -113,7 +113,7 @@ class ProgressPrinter:
             message = failure_message(res).splitlines() or [""]
             lines.append(f"{indent}msg: {message[0]}")
             lines += [f"{indent}     {line}" for line in message[1:]]
-        if self._show_diff and res.get("diff"):
+        if self._show_diff and res.get("diff") and res.get("changed"):  # as ansible shows diffs
             lines += [f"{indent}{line}" for line in render_diff(res["diff"])]
         return lines
 

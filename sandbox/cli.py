@@ -116,9 +116,12 @@ def cmd_up(args: argparse.Namespace) -> int:
     state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     endpoint = running_endpoint(state_dir)
     if endpoint is not None:
-        if args.nodes is not None or args.time_scale != 1.0:
+        running_scale = _running_time_scale(state_dir)
+        if args.nodes is not None or args.time_scale not in (1.0, running_scale):
             print(
-                "sandbox already running; --nodes and --time-scale apply only when it starts", file=sys.stderr
+                f"sandbox already running (time scale {running_scale:g}); --nodes and --time-scale apply "
+                "only when it starts",
+                file=sys.stderr,
             )
         kubeconfig = write_kubeconfig(state_dir, endpoint)
         _seed(args, kubeconfig)
@@ -153,6 +156,13 @@ def cmd_up(args: argparse.Namespace) -> int:
         time.sleep(0.1)
     proc.terminate()
     raise SandboxError(f"sandbox API server did not become ready within {READY_TIMEOUT:.0f}s; see {log_path}")
+
+
+def _running_time_scale(state_dir: Path) -> float:
+    try:
+        return float(json.loads((state_dir / "config.json").read_text()).get("timeScale", 1.0))
+    except (OSError, ValueError):
+        return 1.0
 
 
 def _seed(args: argparse.Namespace, kubeconfig: Path) -> None:
