@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
 import ssl
 import statistics
 import subprocess
@@ -18,8 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-BIN = REPO / ".venv" / "bin"
+from _support import BIN, REPO, rss_mib, sandbox_down, sandbox_up, tool_env
+
 CHART = REPO / "tests" / "fixtures" / "charts" / "twelve"
 
 
@@ -28,25 +27,13 @@ def percentile(samples: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
-def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=300, help="requests per verb (default 300)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         state = Path(tmp) / "sandbox"
-        subprocess.run(
-            [sys.executable, "-m", "sandbox", "up", "--state-dir", str(state)],
-            check=True,
-            cwd=REPO,
-            capture_output=True,
-        )
+        sandbox_up(state)
         try:
             endpoint = json.loads((state / "endpoint.json").read_text())
             token = (state / "pki" / "token").read_text().strip()
@@ -99,14 +86,7 @@ def main() -> int:
                     f"  {name:<20} p50 {statistics.median(samples):6.2f}   p99 {percentile(samples, 99):6.2f}"
                 )
 
-            env = dict(
-                os.environ,
-                KUBECONFIG=str(state / "kubeconfig"),
-                PATH=f"{BIN}:{os.environ['PATH']}",
-                HELM_CACHE_HOME=str(state / "h"),
-                HELM_CONFIG_HOME=str(state / "h"),
-                HELM_DATA_HOME=str(state / "h"),
-            )
+            env = tool_env(state)
             for helm in ("helm", "helm3"):
                 timings = {}
                 for verb, extra in (("install", []), ("upgrade", ["--set", "message=changed"])):
@@ -124,11 +104,7 @@ def main() -> int:
                 )
             print(f"server memory (RSS): {rss_mib(endpoint['pid']):.1f} MiB")
         finally:
-            subprocess.run(
-                [sys.executable, "-m", "sandbox", "down", "--state-dir", str(state)],
-                cwd=REPO,
-                capture_output=True,
-            )
+            sandbox_down(state)
     return 0
 
 

@@ -9,29 +9,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-BIN = REPO / ".venv" / "bin"
+from _support import BIN, REPO, cpu_seconds, rss_mib, sandbox_down, sandbox_up, tool_env
+
 CHART = REPO / "examples" / "HelmChart" / "custom-chart"
 FIXTURES = REPO / "tests" / "fixtures" / "tts"
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def main() -> int:
@@ -41,21 +28,8 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         state = Path(tmp) / "sandbox"
-        sandbox = [sys.executable, "-m", "sandbox"]
-        subprocess.run(
-            [*sandbox, "up", "--state-dir", str(state), "--time-scale", str(args.time_scale)],
-            check=True,
-            cwd=REPO,
-            capture_output=True,
-        )
-        env = dict(
-            os.environ,
-            KUBECONFIG=str(state / "kubeconfig"),
-            PATH=f"{BIN}:{os.environ['PATH']}",
-            HELM_CACHE_HOME=str(state / "h"),
-            HELM_CONFIG_HOME=str(state / "h"),
-            HELM_DATA_HOME=str(state / "h"),
-        )
+        sandbox_up(state, "--time-scale", str(args.time_scale))
+        env = tool_env(state)
         try:
             pid = json.loads((state / "endpoint.json").read_text())["pid"]
             values = [
@@ -130,7 +104,7 @@ def main() -> int:
                 f"CPU {share * 100:.1f}% of one core, memory (RSS) {rss_mib(pid):.1f} MiB"
             )
         finally:
-            subprocess.run([*sandbox, "down", "--state-dir", str(state)], cwd=REPO, capture_output=True)
+            sandbox_down(state)
     return 0
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -20,9 +19,7 @@ import time
 from pathlib import Path
 
 import yaml
-
-REPO = Path(__file__).resolve().parent.parent
-BIN = REPO / ".venv" / "bin"
+from _support import BIN, REPO, sandbox_down, tool_env
 
 
 def inventory(tmp: Path, state: Path, time_scale: float, **extra) -> Path:
@@ -41,16 +38,12 @@ def inventory(tmp: Path, state: Path, time_scale: float, **extra) -> Path:
     return path
 
 
-def env() -> dict:
-    return {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}"}
-
-
 def fix(inv: Path, *args: str, on_line=None) -> tuple[float, int, str]:
     start = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, str(REPO / "runner.py"), "fix", "-i", str(inv), "--json", *args],
         cwd=REPO,
-        env=env(),
+        env=tool_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -68,7 +61,7 @@ def kubectl_json(state: Path, *args: str) -> dict:
         [str(BIN / "kubectl"), "--kubeconfig", str(state / "kubeconfig"), *args, "-o", "json"],
         capture_output=True,
         text=True,
-        env=env(),
+        env=tool_env(),
     )
     return json.loads(out.stdout) if out.returncode == 0 else {}
 
@@ -140,11 +133,7 @@ def main() -> int:
             print(f"diagnosis: {diagnosis[:120]}...")
         finally:
             for state in (good_state, bad_state):
-                subprocess.run(
-                    [sys.executable, "-m", "sandbox", "down", "--state-dir", str(state)],
-                    cwd=REPO,
-                    capture_output=True,
-                )
+                sandbox_down(state)
     return 0
 
 

@@ -11,6 +11,7 @@ import http.client
 
 from . import errors
 from .errors import ApiError
+from .streaming import ChunkedStream
 
 PROXY_TIMEOUT = 60.0
 HOP_HEADERS = {
@@ -86,25 +87,15 @@ def pod_log(api, req, route) -> None:
     def alive() -> bool:
         return run.running and run.restart_count == current_restart and not api.stopping.is_set()
 
-    h.send_response(200)
-    h.send_header("Content-Type", "text/plain")
-    h.send_header("Transfer-Encoding", "chunked")
-    h.end_headers()
-
-    def chunk(data: bytes) -> None:
-        h.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
-        h.wfile.flush()
-
+    stream = ChunkedStream(h, "text/plain")
     try:
         if lines:
-            chunk("".join(line + "\n" for line in lines).encode())
+            stream.write("".join(line + "\n" for line in lines).encode())
         for line in kubelet.logs.follow(path, total, timestamps, alive):
-            chunk((line + "\n").encode())
-        h.wfile.write(b"0\r\n\r\n")
-        h.wfile.flush()
+            stream.write((line + "\n").encode())
+        stream.close()
     except OSError:
         pass
-    h.close_connection = True
 
 
 def _int(text: str, name: str) -> int | None:

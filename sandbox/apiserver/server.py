@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
-from . import discovery, errors, nodeproxy, openapi, protobuf, tables
+from . import discovery, errors, nodeproxy, openapi, protobuf, streaming, tables
 from .errors import ApiError
 from .registry import PATCH_APPLY, PATCH_TYPES, Registry, WriteOptions
 from .resources import Resource, lookup
@@ -561,16 +561,8 @@ class ApiServer:
                 obj = _partial(obj)
             return _json({"type": event_type, "object": obj}) + b"\n"
 
-        h = req.handler
-        h.send_response(200)
-        h.send_header("Content-Type", _content_type(req.accept, as_table))
-        h.send_header("Transfer-Encoding", "chunked")
-        h.send_header("Cache-Control", "no-cache, private")
-        h.end_headers()
-
-        def write(data: bytes) -> None:
-            h.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
-            h.wfile.flush()
+        stream = streaming.ChunkedStream(req.handler, _content_type(req.accept, as_table))
+        write = stream.write
 
         def bookmark(rv: int, initial_end: bool = False) -> bytes:
             meta: dict = {"resourceVersion": str(rv)}
@@ -625,14 +617,12 @@ class ApiServer:
                     write(bookmark(self.store.resource_version))
                     last_bookmark = time.monotonic()
                 self.store.wait(rv, min(1.0, max(deadline - time.monotonic(), 0)))
-            h.wfile.write(b"0\r\n\r\n")
-            h.wfile.flush()
+            stream.close()
         except ApiError as exc:
             write(_json({"type": "ERROR", "object": exc.status()}) + b"\n")
-            h.wfile.write(b"0\r\n\r\n")
+            stream.close()
         except (BrokenPipeError, ConnectionResetError, ssl.SSLError, OSError):
             pass
-        h.close_connection = True
 
 
 def _partial(obj: dict) -> dict:
