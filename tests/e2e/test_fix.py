@@ -224,3 +224,37 @@ def test_unknown_extra_var_type_is_a_usage_error(seeded, tmp_path):
     inventory = _inventory(tmp_path, seeded.state_dir)
     result = _fix(inventory, "-e", "tts_port=abc")
     assert result.returncode == 2 and "tts_port" in result.stderr
+
+
+def test_git_commit_records_the_fix_in_the_charts_repository(incident, tmp_path):
+    incident.up("--seed", "incident", "--time-scale", str(TIME_SCALE))
+    chart = incident.state_dir / "HelmChart" / "custom-chart"
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", "-C", str(chart), *args], check=True, capture_output=True, text=True
+        ).stdout
+
+    git("init", "-q")
+    git("-c", "user.email=ops@example.invalid", "-c", "user.name=ops", "add", ".")
+    git(
+        "-c",
+        "user.email=ops@example.invalid",
+        "-c",
+        "user.name=ops",
+        "commit",
+        "-q",
+        "-m",
+        "chart as deployed",
+    )
+    git("config", "user.email", "ops@example.invalid")
+    git("config", "user.name", "ops")
+    inventory = _inventory(tmp_path, incident.state_dir, git_commit=True)
+    result = _fix(inventory, "--json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert git("log", "-1", "--format=%s").strip() == (
+        "fix(tts): switch to base vllm-openai image with source-install vllm-omni"
+    )
+    assert git("show", "--name-only", "--format=", "HEAD").split() == ["values.yaml"]
+    again = _fix(inventory, "--json")
+    assert again.returncode == 0 and git("rev-list", "--count", "HEAD").strip() == "2"  # no second commit
