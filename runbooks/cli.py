@@ -8,6 +8,7 @@ import json
 import re
 import sys
 import textwrap
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Any, TextIO
 
 import yaml
 
-from runbooks import EXIT_USAGE, REPO_ROOT
+from runbooks import EXIT_USAGE, REPO_ROOT, metrics
 from runbooks.summary import error_summary, format_human
 
 PROG = "runner.py"
@@ -114,51 +115,80 @@ COMMANDS: dict[str, Command] = {
             "rollout, verify /health and speech. A failure after the change rolls the release back "
             "and restores the values file (auto_rollback). A rerun with nothing to do changes nothing.",
             changes_cluster=True,
+            options=(
+                Option(
+                    ("--recover-pending",),
+                    "recover_pending",
+                    "roll back a release left pending-install/upgrade/rollback by an interrupted helm",
+                ),
+            ),
         ),
         Command(
             "drift",
-            "compare each cluster's tts block and release with the desired state (exit 3 on drift)",
-            "Report where the live release or the values file differs from the desired tts block; "
-            "with --correct, apply the fix where it drifted (Flux-style 'enabled' mode instead of "
-            "'warn'). Exit code 3 means drift was found and not corrected.",
+            "compare values file, release, live objects and health with the desired state (exit 3 on drift)",
+            "Compare four layers per cluster and report each difference as a JSON-patch style entry: "
+            "the values file's tts block against tts_desired, the release's values against the values "
+            "file, the live TTS Deployment and Service against the release manifest (spec.replicas "
+            "ignored unless drift_ignore_replicas=false; more rules with -e drift_ignore=...), and "
+            "health. Without --fix nothing changes and drift exits 3; with --fix every layer is "
+            "brought back (file, release, live objects) and verified, exit 0 when converged. One "
+            "acting run per release at a time: a local lock and a Lease in the release namespace.",
             changes_cluster=True,
             options=(
+                Option(("--fix",), "drift_fix", "correct the drift found instead of only reporting it"),
                 Option(
-                    ("--correct",),
-                    "drift_correct",
-                    "correct drift found (runs the fix on drifted clusters) instead of only reporting it",
+                    ("--recover-pending",),
+                    "recover_pending",
+                    "roll back a release left pending-install/upgrade/rollback by an interrupted helm",
                 ),
             ),
         ),
         Command(
             "rollback",
-            "roll the release back (helm rollback) and restore the values file",
-            "Roll the release back to the previous revision (or --to-revision N) and restore the "
-            "values file saved by fix (values.yaml.orig).",
+            "show helm history, roll the release back (refuses known-broken tts configs unless --force)",
+            "Show helm history and roll the release back to the previous deployed revision (or "
+            "--revision N); refuse a target whose tts block fails the known-pitfall checks (exit 1) "
+            "unless --force; with --restore-values also put the values file back from "
+            "values.yaml.orig (the backup fix made); then wait for the rollout and check /health "
+            "(exit 1 with the diagnosis when the rolled-back service is not healthy).",
             changes_cluster=True,
             options=(
                 Option(
-                    ("--to-revision",),
+                    ("--revision", "--to-revision"),
                     "rollback_revision",
-                    "the Helm revision to roll back to (default: the one before the current)",
+                    "the Helm revision to roll back to (default: the newest deployed or superseded "
+                    "revision before the current one)",
                     value=None,
                     metavar="N",
                     type=_positive_int,
+                ),
+                Option(
+                    ("--restore-values",),
+                    "rollback_restore_values",
+                    "also restore the values file from its backup <values_file>.orig",
+                ),
+                Option(
+                    ("--force",),
+                    "rollback_force",
+                    "roll back even when the target revision's tts block fails the known-pitfall checks",
                 ),
             ),
         ),
         Command(
             "status",
-            "show the release revision, the tts pod and its health (read-only)",
-            "Read-only: the release's current revision and history, the tts pod's phase and "
-            "restarts, and /health, per cluster.",
+            "one screen per cluster: release, revision, chart, tts image, pod, health (read-only)",
+            "Read-only, one screen per cluster: the release, its revision and chart, the tts image, "
+            "the pod's phase, restarts, age and readiness, its last events and /health. An unhealthy "
+            "service is reported (exit 0); an unreachable cluster or a missing release is a "
+            "configuration error (exit 2).",
             changes_cluster=False,
         ),
         Command(
             "verify",
             "check the running tts service: rollout, log markers, /health, speech (read-only)",
             "Read-only: check the tts Deployment is rolled out, the bootstrap log markers are "
-            "present, /health answers 200 and (unless --no-speech) a short speech request succeeds.",
+            "present, /health answers 200 and (unless --no-speech) a short speech request succeeds. "
+            "Exit 1 with the diagnosis when any check fails.",
             changes_cluster=False,
             options=(
                 Option(
@@ -171,9 +201,12 @@ COMMANDS: dict[str, Command] = {
         ),
         Command(
             "lint",
-            "check the values file and the rendered chart without touching the cluster",
-            "Offline checks per cluster: the values file parses, the tts block matches the desired "
-            "state's rules (pinned clone, --omni, constraints), and the chart renders.",
+            "check the values file and tts_desired against the known pitfalls (no cluster)",
+            "No cluster, no API call: check the values file's tts block (any file with "
+            "-e values_file=PATH) and tts_desired against the known pitfalls (pre-release image, "
+            "transformers upgrade, unpinned vllm-omni clone, missing --omni, --no-deps hiding "
+            "dependencies, torch not held, flash-attn as a hard dependency, port mismatch). Each "
+            "finding: rule id, line in the file, message, fix. Exit 1 on findings.",
             changes_cluster=False,
         ),
     )
@@ -339,6 +372,14 @@ def _add_command(sub, command: Command) -> argparse.ArgumentParser:
         help="pass -v to ansible-playbook and show its own output instead of the progress "
         "lines (repeat for more: -vvv)",
     )
+    if command.name == "drift":
+        parser.add_argument(
+            "--metrics-file",
+            metavar="PATH",
+            type=Path,
+            help="also write the result in Prometheus text format for node_exporter's textfile "
+            "collector (atomically): drift per cluster and layer, last run, last success, duration",
+        )
     for option in command.options:
         kwargs: dict[str, Any] = {"dest": option.variable, "help": option.help}
         if option.value is None:
@@ -397,6 +438,7 @@ def main(
     inventory = Path(args.inventory)
     if args.inventory == DEFAULT_INVENTORY:
         inventory = project_dir / DEFAULT_INVENTORY
+    started = time.monotonic()
     result = run_playbook(
         command.name,
         inventory,
@@ -409,6 +451,8 @@ def main(
         project_dir=project_dir,
         progress_stream=stderr if args.json else stdout,
     )
+    if getattr(args, "metrics_file", None) is not None:
+        metrics.write(args.metrics_file, result.summary.get("hosts") or {}, time.monotonic() - started)
     if result.error:
         print(f"{PROG} {command.name}: error: {result.error}", file=stderr)
     if args.json:

@@ -10,13 +10,15 @@ scrubbed of secrets together when the run ends.
 from __future__ import annotations
 
 import contextlib
+import os
 import shlex
+import socket
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from runbooks import EXIT_HOST_FAILED, EXIT_OK, EXIT_USAGE, REPO_ROOT
+from runbooks import EXIT_DRIFT, EXIT_HOST_FAILED, EXIT_OK, EXIT_USAGE, REPO_ROOT
 from runbooks.artifacts import ScrubbingStream, kubeconfig_secrets, new_run_dir, scrub_text, scrub_tree
 from runbooks.inventory import (
     Inventory,
@@ -30,6 +32,7 @@ from runbooks.inventory import (
     tool_env,
     write_host_overrides,
 )
+from runbooks.locks import RunLocked, run_lock
 from runbooks.progress import ProgressPrinter, strip_ansi
 from runbooks.summary import RunRecord, build_summary, error_summary, exit_code_for
 
@@ -107,44 +110,67 @@ def _run(
     printer.add_secrets(secrets)
 
     artifacts_root = project_dir / "artifacts"
-    ident, run_dir = new_run_dir(artifacts_root, name)
-    sources = [str(source) for source in inventory.sources]
-    overrides = write_host_overrides(
-        run_dir / HOST_OVERRIDES_FILE, kubeconfig_overrides(inventory, sandbox_kubeconfigs)
-    )
-    if overrides:
-        sources.append(str(overrides))
-
-    record = RunRecord()
-
-    def on_event(event: dict) -> bool:
-        record.observe(event)
-        if not verbosity:
-            printer(event)
-        return True  # keep writing job_events/*.json
-
-    raw_output = ScrubbingStream(stream, secrets)
+    held = contextlib.ExitStack()
+    if name in LOCKED_COMMANDS:
+        try:
+            for host in inventory.hosts:  # one acting run per (cluster, release) on this machine
+                release = str(inventory.hostvars.get(host, {}).get("helm_release") or "local-llm")
+                held.enter_context(run_lock(host, release, artifacts_root / ".locks"))
+        except RunLocked as exc:
+            held.close()
+            return RunResult(EXIT_HOST_FAILED, error_summary(name, str(exc)), error=str(exc))
     try:
-        with contextlib.redirect_stdout(raw_output):  # ansible's own output under -v
-            runner = _start_runner(
-                project_dir=project_dir,
-                playbook=playbook,
-                inventory=sources,
-                extravars=extravars,
-                cmdline=ansible_cmdline(check, diff, limit, verbosity),
-                run_dir=run_dir,
-                artifacts_root=artifacts_root,
-                ident=ident,
-                quiet=verbosity == 0,
-                on_event=on_event,
-            )
+        ident, run_dir = new_run_dir(artifacts_root, name)
+        sources = [str(source) for source in inventory.sources]
+        overrides = write_host_overrides(
+            run_dir / HOST_OVERRIDES_FILE, kubeconfig_overrides(inventory, sandbox_kubeconfigs)
+        )
+        if overrides:
+            sources.append(str(overrides))
+
+        record = RunRecord()
+
+        def on_event(event: dict) -> bool:
+            record.observe(event)
+            if not verbosity:
+                printer(event)
+            return True  # keep writing job_events/*.json
+
+        raw_output = ScrubbingStream(stream, secrets)
+        try:
+            with contextlib.redirect_stdout(raw_output):  # ansible's own output under -v
+                runner = _start_runner(
+                    project_dir=project_dir,
+                    playbook=playbook,
+                    inventory=sources,
+                    extravars=extravars,
+                    cmdline=ansible_cmdline(check, diff, limit, verbosity, forks=len(inventory.hosts)),
+                    run_dir=run_dir,
+                    artifacts_root=artifacts_root,
+                    ident=ident,
+                    quiet=verbosity == 0,
+                    on_event=on_event,
+                )
+        finally:
+            scrub_tree(run_dir, secrets)
+        return _result(name, runner, record, run_dir, secrets)
     finally:
-        scrub_tree(run_dir, secrets)
-    return _result(name, runner, record, run_dir, secrets)
+        held.close()
 
 
-def ansible_cmdline(check: bool, diff: bool, limit: str | None, verbosity: int) -> str:
-    args = []
+# Commands that change a cluster take the local lock of every (host, release) they touch.
+LOCKED_COMMANDS = ("fix", "drift", "rollback")
+
+
+def drift_found(hosts: dict[str, dict]) -> bool:
+    """Whether the drift playbook published differences that remain (after --fix: none)."""
+    return any(sum((host.get("drift_counts") or {}).values()) > 0 for host in hosts.values())
+
+
+def ansible_cmdline(check: bool, diff: bool, limit: str | None, verbosity: int, forks: int = 0) -> str:
+    # One fork per cluster: clusters are independent, so they run side by side (ansible's
+    # default of 5 would queue the sixth).
+    args = [f"--forks={max(forks, 5)}"] if forks else []
     if check:
         args.append("--check")
     if diff:
@@ -172,7 +198,11 @@ def _start_runner(
     import ansible_runner  # imported late: `runner.py --help` stays fast
 
     env = tool_env(project_dir)
-    envvars = {"PATH": env["PATH"]}  # ansible-runner finds ansible-playbook on PATH
+    envvars = {
+        "PATH": env["PATH"],  # ansible-runner finds ansible-playbook on PATH
+        # Names this run as the holder of a release's Lease (roles/tts_lease).
+        "TTS_RUNBOOKS_HOLDER": f"{socket.gethostname()}-{os.getpid()}",
+    }
     if "ANSIBLE_CONFIG" in env:
         envvars["ANSIBLE_CONFIG"] = env["ANSIBLE_CONFIG"]
     try:
@@ -207,6 +237,9 @@ def _result(name: str, runner, record: RunRecord, run_dir: Path, secrets: set[st
         summary.update(status="error", error=message)
         return RunResult(EXIT_USAGE, summary, run_dir, error=message)
     exit_code = exit_code_for(summary["hosts"])
+    if exit_code == EXIT_OK and name == "drift" and drift_found(summary["hosts"]):
+        exit_code = EXIT_DRIFT
+        summary["status"] = "drift"
     if exit_code == EXIT_OK and rc != 0:
         exit_code = EXIT_HOST_FAILED
         summary.update(

@@ -56,8 +56,8 @@ def test_fix_help_explains_every_option_and_variable(capsys):
 
 def test_command_specific_options_become_extra_vars():
     parser, _ = cli.build_parser()
-    drift = parser.parse_args(["drift", "--correct"])
-    assert cli.collect_extravars(drift, COMMANDS["drift"]) == {"drift_correct": True}
+    drift = parser.parse_args(["drift", "--fix", "--recover-pending"])
+    assert cli.collect_extravars(drift, COMMANDS["drift"]) == {"drift_fix": True, "recover_pending": True}
     rollback = parser.parse_args(["rollback", "--to-revision", "3", "--check"])
     assert cli.collect_extravars(rollback, COMMANDS["rollback"]) == {"rollback_revision": 3}
     verify = parser.parse_args(["verify", "--no-speech", "-e", "verify_speech=true"])
@@ -121,7 +121,7 @@ def test_bad_extra_vars_are_usage_errors(value, message):
 
 def test_unknown_variables_are_warned_about():
     assert cli.unknown_variables({"verify_speech": True, "my_var": 1}, COMMANDS["fix"]) == ["my_var"]
-    assert cli.unknown_variables({"drift_correct": True}, COMMANDS["drift"]) == []
+    assert cli.unknown_variables({"drift_fix": True}, COMMANDS["drift"]) == []
 
 
 @pytest.mark.parametrize("name", ["drift", "rollback", "status", "verify", "lint"])

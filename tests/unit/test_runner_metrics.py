@@ -22,3 +22,10 @@ def test_textfile_has_drift_per_layer_run_times_and_keeps_last_success(tmp_path)
 def test_label_values_are_escaped():
     text = metrics.render({'we"ird': {"drift_counts": {"live": 1}}}, 1.0, 5.0, {})
     assert 'cluster="we\\"ird"' in text
+
+
+def test_drift_exit_code_follows_the_published_counts():
+    from runbooks.execute import drift_found
+
+    assert drift_found({"a": {"drift_counts": {"live": 1}}, "b": {}})
+    assert not drift_found({"a": {"drift_counts": {"live": 0, "health": 0}}, "b": {"drift_counts": {}}})

@@ -99,9 +99,17 @@ class HelmCli:
         return self.run_json("history", self.release, "--max", "256") or []
 
     # -- writes -----------------------------------------------------------------------------
-    def upgrade(self, chart_path: str, values_file: str) -> None:
+    def major_version(self) -> int:
+        """3 or 4: Helm 4 applies server-side and needs --force-conflicts to take fields back."""
+        version = self.run("version", "--template", "{{.Version}}").strip().lstrip("v")
+        return int(version.split(".", 1)[0] or 0)
+
+    def upgrade(self, chart_path: str, values_file: str, force_conflicts: bool = False) -> None:
         # Never --install: the fix job repairs an existing release, it does not create one.
-        self.run("upgrade", self.release, chart_path, "--values", values_file)
+        args = ["upgrade", self.release, chart_path, "--values", values_file]
+        if force_conflicts and self.major_version() >= 4:
+            args.append("--force-conflicts")
+        self.run(*args)
 
     def rollback(self, revision: int) -> None:
         self.run("rollback", self.release, str(revision))
@@ -192,25 +200,33 @@ def release_info(helm: HelmCli) -> dict:
     }
 
 
-def ensure_present(helm: HelmCli, chart_path: str, values_file: str, check_mode: bool = False) -> dict:
-    """Upgrade the release to chart_path + values_file unless it already runs exactly that."""
+def ensure_present(
+    helm: HelmCli, chart_path: str, values_file: str, check_mode: bool = False, force: bool = False
+) -> dict:
+    """Upgrade the release to chart_path + values_file unless it already runs exactly that.
+
+    ``force`` upgrades all the same, taking back fields changed on the live objects by hand
+    (``kubectl set image``, ``kubectl edit``): Helm 3's three-way merge resets them, Helm 4 does
+    with --force-conflicts.
+    """
     metadata = helm.metadata()
     history = helm.history()
     chart = chart_identity(chart_path)
     plan = plan_upgrade(metadata, helm.values(), load_values_file(values_file), chart)
     revision_before = int(metadata.get("revision", 0))
+    needed = plan.needed or force
     result = {
-        "changed": plan.needed,
-        "reasons": list(plan.reasons),
+        "changed": needed,
+        "reasons": [*plan.reasons, *(["forced: live objects drifted from the release"] if force else [])],
         "revision_before": revision_before,
         "revision_after": revision_before,
         "status": metadata.get("status"),
         "chart_version": metadata.get("version"),
         "last_deployed_revision": last_deployed_revision(history),
     }
-    if not plan.needed or check_mode:
+    if not needed or check_mode:
         return result
-    helm.upgrade(chart_path, values_file)
+    helm.upgrade(chart_path, values_file, force_conflicts=force)
     after = helm.metadata()
     result.update(
         revision_after=int(after.get("revision", 0)),
@@ -244,4 +260,60 @@ def roll_back(helm: HelmCli, revision: int | None = None, check_mode: bool = Fal
     helm.rollback(target)
     after = helm.metadata()
     result.update(revision_after=int(after.get("revision", 0)), status=after.get("status"))
+    return result
+
+
+# -- releases left pending by an interrupted helm --------------------------------------------------------
+# A helm killed mid-operation leaves its newest revision in one of these; every later upgrade or rollback
+# by helm then refuses with "another operation (install/upgrade/rollback) is in progress". (`uninstalling`
+# is pending too, but rolling back would undo an uninstall someone asked for, so it is only reported.)
+RECOVERABLE_PENDING_STATUSES = ("pending-install", "pending-upgrade", "pending-rollback")
+
+
+def pending_status(history: list[dict]) -> dict | None:
+    """The newest revision when it is pending: {status, revision, rollback_to}; None when not pending.
+
+    Only the newest revision counts, as for helm itself: an older pending entry was superseded.
+    ``rollback_to`` is the newest served (deployed/superseded) revision before it, or None
+    (an interrupted first install has nothing to go back to).
+    """
+    if not history:
+        return None
+    newest = max(history, key=lambda entry: int(entry["revision"]))
+    status = str(newest.get("status", ""))
+    if status not in PENDING_STATUSES:
+        return None
+    revision = int(newest["revision"])
+    older = [rev for rev in served_revisions(history) if rev < revision]
+    return {"status": status, "revision": revision, "rollback_to": older[-1] if older else None}
+
+
+def recover_pending(helm: HelmCli, check_mode: bool = False) -> dict:
+    """Roll a release stuck in pending-install/upgrade/rollback back to its last deployed revision.
+
+    Nothing runs when the release is not pending. Raises HelmError when it cannot be recovered by a
+    rollback (pending `uninstalling`, or an interrupted first install with no revision that served).
+    """
+    history = helm.history()
+    pending = pending_status(history)
+    result = {"changed": False, "pending": pending, "recovered": False, "target_revision": None}
+    if pending is None:
+        return result
+    if pending["status"] not in RECOVERABLE_PENDING_STATUSES:
+        raise HelmError(
+            f"release {helm.release} is {pending['status']} at revision {pending['revision']}: "
+            "not recovered by a rollback (that would undo the uninstall); finish it with `helm uninstall`"
+        )
+    target = pending["rollback_to"]
+    if target is None:
+        raise HelmError(
+            f"release {helm.release} is {pending['status']} at revision {pending['revision']} and has no "
+            "deployed revision to roll back to; `helm uninstall` it and install again"
+        )
+    result.update(changed=True, target_revision=target, revision_after=pending["revision"])
+    if check_mode:
+        return result
+    helm.rollback(target)
+    after = helm.metadata()
+    result.update(recovered=True, revision_after=int(after.get("revision", 0)), status=after.get("status"))
     return result

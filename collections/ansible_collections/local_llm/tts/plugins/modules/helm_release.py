@@ -58,6 +58,12 @@ options:
   revision:
     description: Revision to roll back to (C(state=rolled_back)); default the previous served one.
     type: int
+  force:
+    description:
+      - With C(state=present), upgrade even when the values and chart are unchanged, to take back
+        fields changed on the live objects by hand (Helm 4 adds --force-conflicts).
+    type: bool
+    default: false
 notes:
   - Supports check mode; it reports whether an upgrade or rollback would happen and runs none.
 author:
@@ -150,6 +156,7 @@ def main() -> None:
             "chart_path": {"type": "path"},
             "values_file": {"type": "path"},
             "revision": {"type": "int"},
+            "force": {"type": "bool", "default": False},
         },
         required_if=[("state", "present", ("chart_path", "values_file"))],
         supports_check_mode=True,
@@ -168,7 +175,9 @@ def main() -> None:
         if params["state"] == "rolled_back":
             module.exit_json(**roll_back(helm, params["revision"], module.check_mode))
         module.exit_json(
-            **ensure_present(helm, params["chart_path"], params["values_file"], module.check_mode)
+            **ensure_present(
+                helm, params["chart_path"], params["values_file"], module.check_mode, params["force"]
+            )
         )
     except (HelmError, OSError) as exc:
         module.fail_json(msg=str(exc))

@@ -1,0 +1,91 @@
+#!/usr/bin/env python3
+"""Benchmark `runner.py drift`: check time for 1, 3 and 10 clusters (sandboxes, seeded with the
+incident, so every cluster reports drift), and the wall time of a no-change drift run on a
+fixed cluster. Prints numbers; asserts nothing.
+
+Run: .venv/bin/python benchmarks/bench_drift.py [--clusters 1 3 10] [--time-scale X]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+from _support import REPO, sandbox_down, tool_env
+
+
+def inventory(path: Path, states: dict[str, Path], time_scale: float) -> Path:
+    hosts = {
+        name: {
+            "ansible_connection": "local",
+            "ansible_python_interpreter": "{{ ansible_playbook_python }}",
+            "sandbox_state_dir": str(state),
+            "sandbox_seed": "incident",
+            "sandbox_time_scale": time_scale,
+            "kubeconfig": str(state / "kubeconfig"),
+            "chart_path": str(state / "HelmChart" / "custom-chart"),
+        }
+        for name, state in states.items()
+    }
+    path.write_text(yaml.safe_dump({"all": {"children": {"clusters": {"hosts": hosts}}}}))
+    return path
+
+
+def runner(command: str, inv: Path, *args: str) -> tuple[float, int, dict]:
+    start = time.perf_counter()
+    result = subprocess.run(
+        [sys.executable, str(REPO / "runner.py"), command, "-i", str(inv), "--json", *args],
+        cwd=REPO,
+        env=tool_env(),
+        capture_output=True,
+        text=True,
+    )
+    took = time.perf_counter() - start
+    try:
+        summary = json.loads(result.stdout)
+    except ValueError:
+        summary = {}
+    return took, result.returncode, summary
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--clusters", type=int, nargs="+", default=[1, 3, 10])
+    parser.add_argument("--time-scale", type=float, default=600)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        states: dict[str, Path] = {}
+        try:
+            for count in args.clusters:
+                while len(states) < count:
+                    states[f"c{len(states) + 1:02d}"] = tmp / f"c{len(states) + 1:02d}"
+                inv = inventory(tmp / f"inv-{count}.yml", dict(list(states.items())[:count]), args.time_scale)
+                runner("status", inv)  # starts and seeds the sandboxes outside the measurement
+                took, code, summary = runner("drift", inv)
+                drifted = sum(1 for h in summary.get("hosts", {}).values() if h.get("drift_counts"))
+                print(
+                    f"drift check, {count:2d} cluster(s): {took:6.1f}s wall (exit {code}, "
+                    f"{drifted} reported drift)"
+                )
+            one = inventory(tmp / "inv-fixed.yml", {"c01": states["c01"]}, args.time_scale)
+            runner("fix", one)
+            runs = [runner("drift", one)[:2] for _ in range(3)]
+            print(
+                f"no-change drift run (1 fixed cluster): {min(t for t, _ in runs):.1f}s best of 3 "
+                f"(exit codes {[c for _, c in runs]})"
+            )
+        finally:
+            for state in states.values():
+                sandbox_down(state)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,184 @@
+#!/usr/bin/python
+"""local_llm.tts.drift: report drift of the TTS service in four layers; never changes anything."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: drift
+short_description: Report drift of the TTS service (values file, release, live objects, health)
+description:
+  - Read-only. Compares four layers and returns each difference as a JSON-patch style entry
+    (C(layer), C(op) add/remove/replace, C(path) a JSON pointer, C(expected), C(actual), C(target),
+    C(detail)). C(op) reads as the patch that turns C(expected) into C(actual).
+  - C(values_file) layer, the values file's O(key) block against O(desired) (skipped when O(desired) is
+    not given).
+  - C(release) layer, the release's user-supplied values (C(helm get values -o json)) against the values
+    file as the fix leaves it (its O(key) block set to O(desired)), so an edited block is reported once.
+  - C(live) layer, the live Deployment and Service against the release manifest (C(helm get manifest)):
+    the container image, command, args, env, envFrom, resources, probes, the pod affinity and
+    C(spec.replicas) of the Deployment, the ports of the Service. Only fields the manifest sets are
+    compared (the API server's defaults are not drift); resource quantities compare by value.
+  - C(health) layer (with O(check_health)), the rollout is complete, every pod of the Deployment is Ready,
+    C(GET /health) answers 200; each read once, nothing is waited for.
+  - Values of env vars and values keys whose names look secret (password, token, secret, api key,
+    credential) are replaced by C(<redacted>). The kubeconfig is passed by path and never read into
+    the result.
+options:
+  kubeconfig:
+    description: Path of the kubeconfig file (the client default when omitted).
+    type: path
+  context:
+    description: Kube-context inside the kubeconfig (its current context when omitted).
+    type: str
+  namespace:
+    description: Namespace of the release and its objects.
+    type: str
+    default: default
+  release:
+    description: Helm release name.
+    type: str
+    default: local-llm
+  binary:
+    description: Path or name of the helm executable.
+    type: path
+    default: helm
+  values_file:
+    description: The chart's values file.
+    type: path
+    required: true
+  key:
+    description: Top-level key of the TTS block in the values file.
+    type: str
+    default: tts
+  desired:
+    description: The desired block (C(tts_desired)); without it the values_file layer is skipped.
+    type: dict
+  deployment:
+    description: Name of the TTS Deployment (default C(<release>-tts)).
+    type: str
+  service:
+    description: Name of the TTS Service (default C(<release>-tts)).
+    type: str
+  port:
+    description: Service port of the TTS server.
+    type: int
+    default: 8006
+  health_url:
+    description: Direct URL of C(/health); default through the API server's service proxy.
+    type: str
+  ignore:
+    description:
+      - Ignore rules like Flux's C(driftDetection.ignore); each C(paths) (JSON pointers, prefix match)
+        and an optional C(target) (C(kind) and/or C(name)). A rule with a target applies only to entries
+        of that object (live and health layers); without one, to every layer.
+    type: list
+    elements: dict
+    default: []
+  ignore_replicas:
+    description: Ignore C(/spec/replicas) of the Deployment (scaling by hand or by an autoscaler).
+    type: bool
+    default: true
+  check_health:
+    description: Also check the health layer.
+    type: bool
+    default: true
+notes:
+  - Supports check mode; the module never changes anything and always returns C(changed=false).
+author:
+  - tts-runbooks maintainers
+"""
+
+EXAMPLES = r"""
+- name: Report drift of the TTS service
+  local_llm.tts.drift:
+    kubeconfig: "{{ kubeconfig }}"
+    release: "{{ helm_release }}"
+    values_file: "{{ values_file }}"
+    desired: "{{ tts_desired }}"
+    ignore:
+      - paths: [/spec/template/spec/containers/0/resources]
+        target: {kind: Deployment, name: local-llm-tts}
+  register: drift
+
+- name: Fail in warn mode when anything drifted
+  ansible.builtin.fail:
+    msg: "{{ drift.counts }}"
+  when: drift.drifted
+"""
+
+RETURN = r"""
+drift:
+  description: The differences, in layer order (values_file, release, live, health).
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - layer: live
+      op: replace
+      path: /spec/template/spec/containers/0/image
+      expected: vllm/vllm-openai:v0.14.0
+      actual: vllm/vllm-openai:v0.15.0
+      target: {kind: Deployment, name: local-llm-tts}
+      detail: null
+counts:
+  description: Number of entries per layer.
+  returned: always
+  type: dict
+  sample: {values_file: 0, release: 0, live: 1, health: 0}
+drifted:
+  description: Whether any entry was found.
+  returned: always
+  type: bool
+"""
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible_collections.local_llm.tts.plugins.module_utils.drift import DriftRuleError
+from ansible_collections.local_llm.tts.plugins.module_utils.helm_cli import HelmError
+from ansible_collections.local_llm.tts.plugins.module_utils.values_block import ValuesError
+
+try:  # the gatherer needs the official client; its absence is reported, not a traceback
+    from ansible_collections.local_llm.tts.plugins.module_utils.cluster_access import ClusterAccessError
+    from ansible_collections.local_llm.tts.plugins.module_utils.drift_gather import gather_and_compare
+    from kubernetes.client.exceptions import ApiException
+
+    HAS_KUBERNETES = True
+except ImportError:
+    HAS_KUBERNETES = False
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "kubeconfig": {"type": "path"},
+            "context": {"type": "str"},
+            "namespace": {"type": "str", "default": "default"},
+            "release": {"type": "str", "default": "local-llm"},
+            "binary": {"type": "path", "default": "helm"},
+            "values_file": {"type": "path", "required": True},
+            "key": {"type": "str", "default": "tts"},
+            "desired": {"type": "dict"},
+            "deployment": {"type": "str"},
+            "service": {"type": "str"},
+            "port": {"type": "int", "default": 8006},
+            "health_url": {"type": "str"},
+            "ignore": {"type": "list", "elements": "dict", "default": []},
+            "ignore_replicas": {"type": "bool", "default": True},
+            "check_health": {"type": "bool", "default": True},
+        },
+        supports_check_mode=True,
+    )
+    if not HAS_KUBERNETES:
+        module.fail_json(msg=missing_required_lib("kubernetes"))
+
+    try:
+        result = gather_and_compare(module.params)
+    except (ValuesError, HelmError, ClusterAccessError, DriftRuleError, OSError) as exc:
+        module.fail_json(msg=f"drift: {exc}", changed=False)
+    except ApiException as exc:  # status and reason only: the body may echo the request
+        module.fail_json(msg=f"drift: the API server answered {exc.status} {exc.reason}", changed=False)
+    module.exit_json(changed=False, **result)
+
+
+if __name__ == "__main__":
+    main()

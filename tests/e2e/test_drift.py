@@ -1,0 +1,234 @@
+"""`runner.py drift`: each kind of drift is reported exactly (exit 3, nothing changed), corrected
+with --fix (exit 0), and a second --fix finds nothing; plus overlapping runs and many clusters."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.support import REPO, VENV_BIN, Sandbox
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
+
+TIME_SCALE = 600
+LAYERS = ("values_file", "release", "live", "health")
+
+
+def _inventory(tmp_path: Path, boxes: dict[str, Path], name: str = "inventory.yml", **hostvars) -> Path:
+    hosts = {
+        host: {
+            "ansible_connection": "local",
+            "ansible_python_interpreter": "{{ ansible_playbook_python }}",
+            "sandbox_state_dir": str(state),
+            "sandbox_seed": "incident",
+            "sandbox_time_scale": TIME_SCALE,
+            "kubeconfig": str(state / "kubeconfig"),
+            "chart_path": str(state / "HelmChart" / "custom-chart"),
+            "rollout_timeout": 120,
+            **hostvars,
+        }
+        for host, state in boxes.items()
+    }
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump({"all": {"children": {"clusters": {"hosts": hosts}}}}))
+    return path
+
+
+def _runner(command: str, inventory: Path, *args: str) -> tuple[int, dict, str]:
+    result = subprocess.run(
+        [sys.executable, str(REPO / "runner.py"), command, "-i", str(inventory), "--json", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=600,
+        env={**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"},
+    )
+    try:
+        summary = json.loads(result.stdout)
+    except ValueError:
+        raise AssertionError(f"no JSON on stdout:\n{result.stdout}\n{result.stderr}") from None
+    return result.returncode, summary, result.stderr
+
+
+def _counts(summary: dict, host: str = "sandbox") -> dict:
+    counts = summary["hosts"][host].get("drift_counts") or {}
+    return {layer: counts.get(layer, 0) for layer in LAYERS}
+
+
+@pytest.fixture(scope="module")
+def fixed(tmp_path_factory):
+    """One sandbox, seeded and fixed once: every drift case starts from a converged cluster."""
+    tmp = tmp_path_factory.mktemp("drift")
+    box = Sandbox(tmp / "sandbox")
+    inventory = _inventory(tmp, {"sandbox": box.state_dir})
+    code, _summary, err = _runner("fix", inventory)
+    assert code == 0, err
+    yield box, inventory
+    box.down()
+
+
+def _revisions(box: Sandbox) -> list[int]:
+    return [h["revision"] for h in json.loads(box.helm("helm", "history", "local-llm", "-o", "json").stdout)]
+
+
+def _values(box: Sandbox) -> Path:
+    return box.state_dir / "HelmChart" / "custom-chart" / "values.yaml"
+
+
+def _edit_values(box: Sandbox) -> None:
+    """Change the tts image tag in the values file (only inside the tts block)."""
+    path = _values(box)
+    text = path.read_text()
+    start = text.index("\ntts:")
+    head, block = text[:start], text[start:]
+    path.write_text(head + re.sub(r"tag: (\"?)v0\.14\.0", r"tag: \1v0.14.1", block, count=1))
+
+
+def _helm_set_by_hand(box: Sandbox) -> None:
+    chart = box.state_dir / "HelmChart" / "custom-chart"
+    box.helm(
+        "helm",
+        "upgrade",
+        "local-llm",
+        str(chart),
+        "-f",
+        str(chart / "values.yaml"),
+        "--set",
+        "tts.annotationsByHand=yes",
+    )
+
+
+def _set_image(box: Sandbox) -> None:
+    box.kubectl("set", "image", "deployment/local-llm-tts", "tts=docker.io/vllm/vllm-openai:v0.14.0")
+
+
+def _edit_args(box: Sandbox) -> None:
+    """`kubectl edit`-style change of a serve argument: --max-num-seqs 128 -> 64."""
+    args = box.kubectl_json("get", "deployment", "local-llm-tts")["spec"]["template"]["spec"]["containers"][
+        0
+    ]["args"]
+    index = args.index("--max-num-seqs") + 1
+    box.kubectl(
+        "patch",
+        "deployment",
+        "local-llm-tts",
+        "--type=json",
+        "-p",
+        json.dumps(
+            [{"op": "replace", "path": f"/spec/template/spec/containers/0/args/{index}", "value": "64"}]
+        ),
+    )
+
+
+def _add_env(box: Sandbox) -> None:
+    box.kubectl(
+        "patch",
+        "deployment",
+        "local-llm-tts",
+        "--type=json",
+        "-p",
+        json.dumps(
+            [
+                {
+                    "op": "add",
+                    "path": "/spec/template/spec/containers/0/env/-",
+                    "value": {"name": "EDITED_BY_HAND", "value": "1"},
+                }
+            ]
+        ),
+    )
+
+
+CASES = [
+    pytest.param(_edit_values, "values_file", id="values-file-edited"),
+    pytest.param(_helm_set_by_hand, "release", id="helm-upgrade-set-by-hand"),
+    pytest.param(_set_image, "live", id="kubectl-set-image"),
+    pytest.param(_edit_args, "live", id="kubectl-edit-of-args"),
+    pytest.param(_add_env, "live", id="kubectl-edit-adding-env"),
+]
+
+
+@pytest.mark.parametrize(("induce", "layer"), CASES)
+def test_each_drift_kind_is_reported_then_corrected(fixed, induce, layer):
+    box, inventory = fixed
+    induce(box)
+    before = (_values(box).read_bytes(), _revisions(box))
+    code, summary, err = _runner("drift", inventory)
+    assert code == 3, err
+    counts = _counts(summary)
+    assert counts[layer] >= 1, counts
+    assert all(n == 0 for other, n in counts.items() if other not in (layer, "health", "release")), counts
+    assert (_values(box).read_bytes(), _revisions(box)) == before  # warn mode changes nothing
+
+    code, summary, err = _runner("drift", inventory, "--fix")
+    assert code == 0, err + json.dumps(summary, indent=1)
+    code, summary, err = _runner("drift", inventory, "--fix")
+    assert code == 0 and _counts(summary) == dict.fromkeys(LAYERS, 0), err
+    assert summary["hosts"]["sandbox"]["changed"] == 0
+
+
+def test_deleted_pod_shows_as_health_drift_until_it_is_back(fixed):
+    box, inventory = fixed
+    box.cli("fault", "set", "slow-model-load", "factor=500")
+    try:
+        box.kubectl("delete", "pod", "-l", "app.kubernetes.io/component=tts", "--wait=false")
+        code, summary, err = _runner("drift", inventory)
+        assert code == 3 and _counts(summary)["health"] >= 1, err
+    finally:
+        box.cli("fault", "clear", "--all")
+        # Under the fault the startup probe kept killing the slow pod; with the cause gone a
+        # fresh pod starts clean, as it would for the operator.
+        box.kubectl("delete", "pod", "-l", "app.kubernetes.io/component=tts", "--wait=false")
+    code, summary, err = _runner("drift", inventory, "--fix")
+    assert code == 0, err
+    assert _runner("drift", inventory)[0] == 0
+
+
+def test_overlapping_runs_one_acts_the_other_names_the_holder(fixed):
+    _box, inventory = fixed
+    env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(REPO / "runner.py"), "drift", "-i", str(inventory), "--fix", "--json"],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    results = [p.communicate(timeout=600) for p in procs]
+    codes = sorted(p.returncode for p in procs)
+    assert codes[0] == 0 and codes[1] != 0, results
+    loser = next(out + err for p, (out, err) in zip(procs, results, strict=True) if p.returncode != 0)
+    # On one machine the local lock stops the second run first (naming the pid that holds it);
+    # across machines the release's Lease does (tests/e2e/test_lease_and_pending.py).
+    assert "LOCKED" in loser and "in progress (pid" in loser and "Traceback" not in loser
+
+
+def test_three_clusters_one_broken_run_in_parallel(tmp_path):
+    boxes = {name: tmp_path / name for name in ("east", "west", "north")}
+    inventory = _inventory(tmp_path, boxes)
+    healthy = _inventory(tmp_path, {k: v for k, v in boxes.items() if k != "north"}, "healthy.yml")
+    try:
+        assert _runner("fix", healthy)[0] == 0  # two already fixed; north keeps the incident
+        started = time.monotonic()
+        code, summary, err = _runner("drift", inventory, "--fix")
+        took = time.monotonic() - started
+        assert code == 0, err
+        assert set(summary["hosts"]) == {"east", "west", "north"}
+        assert all(h["failed"] == 0 for h in summary["hosts"].values())
+        assert summary["hosts"]["north"]["changed"] > 0 and summary["hosts"]["east"]["changed"] == 0
+        print(f"three clusters, one broken: drift --fix took {took:.1f}s")
+    finally:
+        for state in boxes.values():
+            Sandbox(state).down()
