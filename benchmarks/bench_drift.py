@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Benchmark `runner.py drift`: check time for 1, 3 and 10 clusters (sandboxes, seeded with the
 incident, so every cluster reports drift), and the wall time of a no-change drift run on a
-fixed cluster. Prints numbers; asserts nothing.
+fixed cluster; for comparison, the same clusters checked one run at a time. Prints numbers;
+asserts nothing.
 
-Run: .venv/bin/python benchmarks/bench_drift.py [--clusters 1 3 10] [--time-scale X]
+Run: .venv/bin/python benchmarks/bench_drift.py [--clusters 1 3 10] [--time-scale X] [--no-sequential]
 """
 
 from __future__ import annotations
@@ -58,6 +59,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--clusters", type=int, nargs="+", default=[1, 3, 10])
     parser.add_argument("--time-scale", type=float, default=600)
+    parser.add_argument(
+        "--sequential",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also time each multi-cluster check as one run per cluster (default: on)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
@@ -72,14 +79,23 @@ def main() -> int:
                 drifted = sum(1 for h in summary.get("hosts", {}).values() if h.get("drift_counts"))
                 print(
                     f"drift check, {count:2d} cluster(s): {took:6.1f}s wall (exit {code}, "
-                    f"{drifted} reported drift)"
+                    f"{drifted} reported drift)",
+                    flush=True,
                 )
+                if count > 1 and args.sequential:
+                    one_by_one = [runner("drift", inv, "--limit", name)[0] for name in list(states)[:count]]
+                    print(
+                        f"  the same {count} one run at a time: {sum(one_by_one):6.1f}s "
+                        f"({', '.join(f'{t:.1f}' for t in one_by_one)})",
+                        flush=True,
+                    )
             one = inventory(tmp / "inv-fixed.yml", {"c01": states["c01"]}, args.time_scale)
             runner("fix", one)
             runs = [runner("drift", one)[:2] for _ in range(3)]
             print(
                 f"no-change drift run (1 fixed cluster): {min(t for t, _ in runs):.1f}s best of 3 "
-                f"(exit codes {[c for _, c in runs]})"
+                f"(exit codes {[c for _, c in runs]})",
+                flush=True,
             )
         finally:
             for state in states.values():

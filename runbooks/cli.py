@@ -362,7 +362,8 @@ def _add_command(sub, command: Command) -> argparse.ArgumentParser:
         help="print exactly one JSON document on stdout: command, status ('ok', 'failed', or "
         "'error' when a usage or configuration error stopped the run before any host ran), "
         "hosts (per host: ok/changed/failed/unreachable/skipped counts, the facts the playbook "
-        "published, error), artifacts (the run's directory); progress goes to stderr",
+        "published, error, started/finished/seconds of its tasks), artifacts (the run's directory); "
+        "progress goes to stderr",
     )
     parser.add_argument(
         "-v",

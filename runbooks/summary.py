@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from runbooks import EXIT_HOST_FAILED, EXIT_OK, EXIT_USAGE
@@ -49,7 +50,8 @@ _COUNTS = {
     "dark": "unreachable",
     "skipped": "skipped",
 }
-_RESERVED = {*_COUNTS.values(), "error", "rescued", "ignored"}
+_RESERVED = {*_COUNTS.values(), "error", "rescued", "ignored", "started", "finished", "seconds"}
+_TASK_RESULTS = ("runner_on_ok", "runner_on_failed", "runner_on_skipped", "runner_on_unreachable")
 
 
 def failure_message(result: dict) -> str:
@@ -82,6 +84,8 @@ class RunRecord:
     host_facts: dict[str, dict[str, Any]] = field(default_factory=dict)
     host_errors: dict[str, str] = field(default_factory=dict)
     hosts_seen: list[str] = field(default_factory=list)
+    # When each host's first task started and its last one ended (forks run hosts side by side).
+    host_windows: dict[str, tuple[datetime, datetime]] = field(default_factory=dict)
 
     def observe(self, event: dict) -> None:
         kind = event.get("event")
@@ -89,6 +93,8 @@ class RunRecord:
         host = data.get("host")
         if host and host not in self.hosts_seen:
             self.hosts_seen.append(host)
+        if kind in _TASK_RESULTS and host:
+            self._widen_window(host, data.get("start"), data.get("end"))
         if kind == "runner_on_ok" and host:
             for payload in _set_stats_payloads(data.get("res") or {}):
                 self._publish(host, payload)
@@ -100,6 +106,16 @@ class RunRecord:
             artifact_data = data.get("artifact_data") or {}
             if isinstance(artifact_data, dict):
                 self.run_facts.update(artifact_data)
+
+    def _widen_window(self, host: str, start: str | None, end: str | None) -> None:
+        try:
+            begun, ended = datetime.fromisoformat(start or ""), datetime.fromisoformat(end or "")
+        except ValueError:
+            return  # an event without times (skipped before it ran) says nothing about the window
+        if host in self.host_windows:
+            first, last = self.host_windows[host]
+            begun, ended = min(first, begun), max(last, ended)
+        self.host_windows[host] = (begun, ended)
 
     def _publish(self, host: str, payload: dict) -> None:
         values = payload.get("data")
@@ -127,6 +143,10 @@ def host_summary(record: RunRecord, host: str) -> dict[str, Any]:
     summary.update({key: value for key, value in facts.items() if key not in _RESERVED})
     failed = summary["failed"] or summary["unreachable"]
     summary["error"] = record.host_errors.get(host) if failed else None
+    window = record.host_windows.get(host)
+    summary["started"] = window[0].isoformat() if window else None
+    summary["finished"] = window[1].isoformat() if window else None
+    summary["seconds"] = round((window[1] - window[0]).total_seconds(), 1) if window else None
     return summary
 
 
@@ -170,7 +190,8 @@ def format_human(summary: dict) -> str:
         counts = " ".join(
             f"{name}={facts[name]}" for name in ("ok", "changed", "failed", "unreachable", "skipped")
         )
-        lines.append(f"  {host:<{width}}  {counts}")
+        took = f"  {facts['seconds']}s" if facts.get("seconds") is not None else ""
+        lines.append(f"  {host:<{width}}  {counts}{took}")
         lines += [f"  {'':<{width}}  {line}" for line in _fact_lines(facts)]
     if summary.get("artifacts"):
         lines.append(f"  artifacts: {summary['artifacts']}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import gzip
 import json
 import os
 import shutil
@@ -12,6 +14,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 VENV_BIN = REPO / ".venv" / "bin"
+RELEASE = "local-llm"
 
 
 def binary(name: str) -> str:
@@ -85,3 +88,42 @@ class Sandbox:
 
     def endpoint(self) -> dict:
         return json.loads((self.state_dir / "endpoint.json").read_text())
+
+
+# -- helm's release storage -----------------------------------------------------------------------------
+def release_secrets(box: Sandbox, release: str = RELEASE) -> list[dict]:
+    return box.kubectl_json("get", "secrets", "-l", f"owner=helm,name={release}")["items"]
+
+
+def decode_release(secret: dict) -> dict:
+    """Helm's storage: the Secret's data.release is base64(gzip(json)) (base64 once more in the API)."""
+    raw = base64.b64decode(base64.b64decode(secret["data"]["release"]))
+    return json.loads(gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw)
+
+
+def encode_release(release: dict) -> str:
+    return base64.b64encode(base64.b64encode(gzip.compress(json.dumps(release).encode()))).decode()
+
+
+def leave_interrupted_upgrade(box: Sandbox, release: str = RELEASE) -> int:
+    """What a helm killed mid-upgrade leaves: a new revision in pending-upgrade on top of the deployed one.
+    Returns the pending revision."""
+    latest = max(release_secrets(box, release), key=lambda s: int(s["metadata"]["labels"]["version"]))
+    record = decode_release(latest)
+    revision = int(record["version"]) + 1
+    record["version"] = revision
+    record["info"].update(status="pending-upgrade", description="Preparing upgrade")
+    labels = {**latest["metadata"]["labels"], "version": str(revision), "status": "pending-upgrade"}
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": latest["type"],
+        "metadata": {
+            "name": f"sh.helm.release.v1.{release}.v{revision}",
+            "namespace": latest["metadata"]["namespace"],
+            "labels": labels,
+        },
+        "data": {"release": encode_release(record)},
+    }
+    box.kubectl("create", "-f", "-", input_text=json.dumps(secret))
+    return revision

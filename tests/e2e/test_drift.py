@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.support import REPO, VENV_BIN, Sandbox
+from tests.support import REPO, VENV_BIN, Sandbox, leave_interrupted_upgrade
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
@@ -73,6 +73,28 @@ def fixed(tmp_path_factory):
     assert code == 0, err
     yield box, inventory
     box.down()
+
+
+def _metrics(path: Path) -> dict[tuple[str, str], float]:
+    """The samples of a Prometheus text file: (metric name, labels) -> value."""
+    samples = {}
+    for line in path.read_text().splitlines():
+        if line and not line.startswith("#"):
+            match = re.fullmatch(r"(\w+)(?:\{(.*)\})? (\S+)", line)
+            assert match, f"not Prometheus text format: {line!r}"
+            samples[(match[1], match[2] or "")] = float(match[3])
+    return samples
+
+
+def _busy_seconds(artifacts: Path) -> dict[str, float]:
+    """Per host, the summed duration of its task results in a run's ansible-runner events."""
+    busy: dict[str, float] = {}
+    for path in (artifacts / "job_events").glob("*.json"):
+        event = json.loads(path.read_text())
+        data = event.get("event_data") or {}
+        if event["event"] in ("runner_on_ok", "runner_on_failed", "runner_on_skipped") and "duration" in data:
+            busy[data["host"]] = round(busy.get(data["host"], 0.0) + data["duration"], 1)
+    return busy
 
 
 def _revisions(box: Sandbox) -> list[int]:
@@ -157,16 +179,22 @@ CASES = [
 
 
 @pytest.mark.parametrize(("induce", "layer"), CASES)
-def test_each_drift_kind_is_reported_then_corrected(fixed, induce, layer):
+def test_each_drift_kind_is_reported_then_corrected(fixed, induce, layer, tmp_path):
     box, inventory = fixed
     induce(box)
     before = (_values(box).read_bytes(), _revisions(box))
-    code, summary, err = _runner("drift", inventory)
+    metrics = tmp_path / "textfile" / "tts_drift.prom"
+    code, summary, err = _runner("drift", inventory, "--metrics-file", str(metrics))
     assert code == 3, err
     counts = _counts(summary)
     assert counts[layer] >= 1, counts
     assert all(n == 0 for other, n in counts.items() if other not in (layer, "health", "release")), counts
     assert (_values(box).read_bytes(), _revisions(box)) == before  # warn mode changes nothing
+    exposed = _metrics(metrics)
+    assert {key[1]: value for key, value in exposed.items() if key[0] == "tts_drift_entries"} == {
+        f'cluster="sandbox",layer="{name}"': float(n) for name, n in counts.items()
+    }
+    assert exposed[("tts_drift_last_success_timestamp_seconds", 'cluster="sandbox"')] > time.time() - 600
 
     code, summary, err = _runner("drift", inventory, "--fix")
     assert code == 0, err + json.dumps(summary, indent=1)
@@ -190,6 +218,26 @@ def test_deleted_pod_shows_as_health_drift_until_it_is_back(fixed):
     code, summary, err = _runner("drift", inventory, "--fix")
     assert code == 0, err
     assert _runner("drift", inventory)[0] == 0
+
+
+def test_release_left_pending_stops_drift_until_recovered(fixed):
+    box, inventory = fixed
+    pending = leave_interrupted_upgrade(box)
+    code, summary, err = _runner("drift", inventory, "--fix")
+    assert code == 1, err
+    assert f"pending-upgrade at revision {pending}" in err and "--recover-pending" in err, err
+    assert _revisions(box)[-1] == pending  # nothing was touched
+
+    code, summary, err = _runner("status", inventory)
+    assert summary["hosts"]["sandbox"]["pending"]["status"] == "pending-upgrade", summary
+
+    code, summary, err = _runner("drift", inventory, "--fix", "--recover-pending")
+    assert code == 0, err + json.dumps(summary, indent=1)
+    history = json.loads(box.helm("helm", "history", "local-llm", "-o", "json").stdout)
+    # helm's rollback leaves the interrupted revision's record as it was; what counts is the newest one.
+    assert history[-1]["status"] == "deployed" and history[-1]["revision"] > pending, history
+    code, summary, err = _runner("drift", inventory)
+    assert code == 0 and _counts(summary) == dict.fromkeys(LAYERS, 0), err
 
 
 def test_overlapping_runs_one_acts_the_other_names_the_holder(fixed):
@@ -228,7 +276,11 @@ def test_three_clusters_one_broken_run_in_parallel(tmp_path):
         assert set(summary["hosts"]) == {"east", "west", "north"}
         assert all(h["failed"] == 0 for h in summary["hosts"].values())
         assert summary["hosts"]["north"]["changed"] > 0 and summary["hosts"]["east"]["changed"] == 0
-        print(f"three clusters, one broken: drift --fix took {took:.1f}s")
+        # In parallel the clusters' task time adds up to more than the run's wall time; one at a time
+        # (or forks=1, task by task) it cannot. Three sequential runs would cost that sum at least.
+        busy = _busy_seconds(Path(summary["artifacts"]))
+        print(f"three clusters, one broken: drift --fix {took:.1f}s wall; task time per cluster {busy}")
+        assert sum(busy.values()) > 1.3 * took, (took, busy)
     finally:
         for state in boxes.values():
             Sandbox(state).down()

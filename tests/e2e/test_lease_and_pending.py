@@ -8,8 +8,6 @@ module_utils, so the writes really land together. The other steps call the modul
 
 from __future__ import annotations
 
-import base64
-import gzip
 import json
 import os
 import signal
@@ -28,7 +26,13 @@ from ansible_collections.local_llm.tts.plugins.module_utils.cluster_access impor
 from ansible_collections.local_llm.tts.plugins.modules import helm_pending as helm_pending_module
 from ansible_collections.local_llm.tts.plugins.modules import lease as lease_module
 
-from tests.support import REPO, Sandbox, binary, run
+from tests.support import (
+    REPO,
+    Sandbox,
+    binary,
+    leave_interrupted_upgrade,
+    run,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -225,44 +229,6 @@ def test_a_killed_runs_lease_blocks_until_it_expires_then_is_taken_over(box, lea
 
 
 # -- a release left pending ------------------------------------------------------------------------------
-def release_secrets(box: Sandbox) -> list[dict]:
-    return box.kubectl_json("get", "secrets", "-l", f"owner=helm,name={RELEASE}")["items"]
-
-
-def decode_release(secret: dict) -> dict:
-    """Helm's storage: the Secret's data.release is base64(gzip(json)) (base64 once more in the API)."""
-    raw = base64.b64decode(base64.b64decode(secret["data"]["release"]))
-    return json.loads(gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw)
-
-
-def encode_release(release: dict) -> str:
-    return base64.b64encode(base64.b64encode(gzip.compress(json.dumps(release).encode()))).decode()
-
-
-def leave_interrupted_upgrade(box: Sandbox) -> int:
-    """What a helm killed mid-upgrade leaves: a new revision in pending-upgrade on top of the deployed one.
-    Returns the pending revision."""
-    latest = max(release_secrets(box), key=lambda s: int(s["metadata"]["labels"]["version"]))
-    release = decode_release(latest)
-    revision = int(release["version"]) + 1
-    release["version"] = revision
-    release["info"].update(status="pending-upgrade", description="Preparing upgrade")
-    labels = {**latest["metadata"]["labels"], "version": str(revision), "status": "pending-upgrade"}
-    secret = {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "type": latest["type"],
-        "metadata": {
-            "name": f"sh.helm.release.v1.{RELEASE}.v{revision}",
-            "namespace": NAMESPACE,
-            "labels": labels,
-        },
-        "data": {"release": encode_release(release)},
-    }
-    box.kubectl("create", "-f", "-", input_text=json.dumps(secret))
-    return revision
-
-
 def chart(box: Sandbox) -> Path:
     return box.state_dir / "HelmChart" / "custom-chart"
 

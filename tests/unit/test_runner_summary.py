@@ -138,6 +138,31 @@ def test_a_failure_rescued_earlier_does_not_hide_the_final_message():
     assert "diagnosis: pod crash-looped" in text and "rolled back yes" in text and "fix: failed" in text
 
 
+def _timed(event: dict, start: str, end: str) -> dict:
+    event["event_data"].update(start=f"2026-11-26T10:00:{start}+00:00", end=f"2026-11-26T10:00:{end}+00:00")
+    return event
+
+
+def test_each_hosts_window_runs_from_its_first_task_start_to_its_last_task_end():
+    record = _record(
+        _timed(_ok("east", _set_stats({})), "01.000", "02.500"),
+        _timed(_ok("west", _set_stats({})), "01.200", "03.000"),
+        _timed(_failed("east", "boom"), "09.000", "11.250"),
+        _ok("west", _set_stats({})),  # no times: says nothing about the window
+        _stats({"ok": {"east": 1, "west": 2}, "failures": {"east": 1}}),
+    )
+    hosts = build_summary("drift", record, None)["hosts"]
+    assert (hosts["east"]["started"], hosts["east"]["finished"]) == (
+        "2026-11-26T10:00:01+00:00",
+        "2026-11-26T10:00:11.250000+00:00",
+    )
+    assert (hosts["east"]["seconds"], hosts["west"]["seconds"]) == (10.2, 1.8)
+    assert "east  ok=1 changed=0 failed=1 unreachable=0 skipped=0  10.2s" in format_human(
+        build_summary("drift", record, None)
+    )
+    assert build_summary("drift", _record(_stats({"ok": {"h": 0}})), None)["hosts"]["h"]["seconds"] is None
+
+
 def test_human_summary_shows_counts_and_facts():
     record = _record(
         _ok("sandbox", _set_stats({"revision_before": 1, "revision_after": 2, "health": "ok"})),
@@ -217,3 +242,4 @@ def test_summary_from_recorded_events(recorded_events):
     assert host["error"] == "CONFIG: the values file does not exist"
     assert summary["run_facts"] == {"run_note": "hello"}
     assert exit_code_for(summary["hosts"]) == 2 and summary["status"] == "failed"
+    assert host["started"] < host["finished"] and 0 <= host["seconds"] < 60
