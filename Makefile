@@ -20,7 +20,7 @@ help:
 	@echo "make demo   - set up, start the sandbox with the TTS incident, run ./runner.py fix against it"
 	@echo "make test   - set up, run the test suite (PYTEST_ARGS='-m \"not e2e\"' to filter)"
 	@echo "make setup  - .venv from requirements.txt + pinned helm/kubectl in .venv/bin"
-	@echo "make lint   - ruff, and ansible-lint once playbooks/ or roles/ exist"
+	@echo "make lint   - ruff (rules and format) and ansible-lint --profile production over the repository"
 	@echo "make sandbox-down | clean | distclean"
 
 $(VENV_PY):
@@ -45,13 +45,8 @@ test: setup
 
 lint: setup
 	$(RUN) ruff check .
-	@targets="$$(for d in playbooks roles; do [ -d $$d ] && echo $$d; done || true)"; \
-	if [ -n "$$targets" ]; then \
-		echo "ansible-lint --offline --profile production $$targets"; \
-		$(RUN) ansible-lint --offline --profile production $$targets; \
-	else \
-		echo "lint: no playbooks/ or roles/ yet, ansible-lint skipped"; \
-	fi
+	$(RUN) ruff format --check .
+	$(RUN) ansible-lint --offline --profile production
 
 # The incident in the embedded sandbox, then ./runner.py fix against it (scripts/demo.sh).
 # The sandbox keeps running; `make sandbox-down` stops it.

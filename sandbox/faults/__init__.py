@@ -24,6 +24,9 @@ KNOWN: dict[str, tuple[str, dict[str, object]]] = {
     "flash-attn-build-failure": ("make every 'pip install flash-attn' source build fail", {}),
     "slow-model-load": ("multiply vLLM model load time", {"factor": 10.0}),
     "health-flapping": ("make /health alternate between 200 and 503", {"period_seconds": 5.0}),
+    # vLLM's /health answers 503 when check_health() raises EngineDeadError: the API process lives on
+    # after its engine core died (vllm/entrypoints/openai/api_server.py, the health route).
+    "engine-dead": ("make /health answer 503 after the model loaded (engine dead, server alive)", {}),
 }
 
 

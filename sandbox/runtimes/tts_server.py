@@ -1,10 +1,11 @@
 """Real HTTP listeners for simulated containers: the vLLM(-Omni) OpenAI server and a plain "ok" server.
 
 ``ModelServer`` answers like vLLM-Omni's API server (BRIEF.md fact 6): ``GET /health`` (503 until the
-model is loaded, then 200; the ``health-flapping`` fault alternates them), ``GET /v1/models``, and for
-a speech model ``GET /v1/audio/voices`` and ``POST /v1/audio/speech``, which returns real 24 kHz mono
-16-bit audio: a deterministic tone per character whose length grows with the input. The sandbox
-encodes only ``wav`` and ``pcm``; ``mp3``/``flac``/``aac`` are valid API values but get a 400 here.
+model is loaded, then 200; the ``health-flapping`` fault alternates them, ``engine-dead`` keeps them
+503), ``GET /v1/models``, and for a speech model ``GET /v1/audio/voices`` and
+``POST /v1/audio/speech``, which returns real 24 kHz mono 16-bit audio: a deterministic tone per
+character whose length grows with the input. The sandbox encodes only ``wav`` and ``pcm``;
+``mp3``/``flac``/``aac`` are valid API values but get a 400 here.
 """
 
 from __future__ import annotations
@@ -143,7 +144,7 @@ class ModelServer:
         self.listener.close()
 
     def healthy(self) -> bool:
-        if self._loaded_at is None:
+        if self._loaded_at is None or self.faults.get("engine-dead") is not None:
             return False
         flapping = self.faults.get("health-flapping")
         if not flapping:

@@ -203,21 +203,49 @@ def test_each_drift_kind_is_reported_then_corrected(fixed, induce, layer, tmp_pa
     assert summary["hosts"]["sandbox"]["changed"] == 0
 
 
-def test_deleted_pod_shows_as_health_drift_until_it_is_back(fixed):
-    box, inventory = fixed
+TTS_PODS = "app.kubernetes.io/component=tts"
+
+
+def _delete_pod_slow_to_return(box: Sandbox) -> None:
+    """The TTS pod deleted, its replacement still loading the model (kept slow by a fault)."""
     box.cli("fault", "set", "slow-model-load", "factor=500")
+    box.kubectl("delete", "pod", "-l", TTS_PODS, "--wait=false")
+
+
+def _kill_the_engine(box: Sandbox) -> None:
+    """A running pod turned unhealthy: /health 503 (vLLM's engine died, its API server lives on)."""
+    box.cli("fault", "set", "engine-dead")
+
+
+@pytest.mark.parametrize(
+    "induce",
+    [
+        pytest.param(_delete_pod_slow_to_return, id="deleted-tts-pod"),
+        pytest.param(_kill_the_engine, id="unhealthy-pod"),
+    ],
+)
+def test_health_drift_is_reported_alone_then_converges(fixed, induce):
+    box, inventory = fixed
+    before = (_values(box).read_bytes(), _revisions(box))
     try:
-        box.kubectl("delete", "pod", "-l", "app.kubernetes.io/component=tts", "--wait=false")
+        induce(box)
         code, summary, err = _runner("drift", inventory)
-        assert code == 3 and _counts(summary)["health"] >= 1, err
+        assert code == 3, err
+        counts = _counts(summary)
+        assert counts["health"] >= 1 and counts["values_file"] == counts["release"] == counts["live"] == 0, (
+            counts
+        )
+        assert (_values(box).read_bytes(), _revisions(box)) == before  # warn mode changes nothing
     finally:
+        # The cause goes away (the engine restarted, the slow node recovered); the kubelet's probes
+        # bring the pod back and --fix, finding no config drift, waits for health as fix does.
         box.cli("fault", "clear", "--all")
-        # Under the fault the startup probe kept killing the slow pod; with the cause gone a
-        # fresh pod starts clean, as it would for the operator.
-        box.kubectl("delete", "pod", "-l", "app.kubernetes.io/component=tts", "--wait=false")
     code, summary, err = _runner("drift", inventory, "--fix")
-    assert code == 0, err
-    assert _runner("drift", inventory)[0] == 0
+    assert code == 0, err + json.dumps(summary, indent=1)
+    code, summary, err = _runner("drift", inventory, "--fix")
+    assert code == 0 and _counts(summary) == dict.fromkeys(LAYERS, 0), err
+    assert summary["hosts"]["sandbox"]["changed"] == 0
+    assert (_values(box).read_bytes(), _revisions(box)[-1]) == (before[0], before[1][-1])
 
 
 def test_release_left_pending_stops_drift_until_recovered(fixed):

@@ -476,6 +476,20 @@ def test_health_flapping_alternates_200_and_503(faults):
         running.stop()
 
 
+def test_engine_dead_keeps_health_at_503_until_cleared(faults):
+    port = free_port()
+    running = start(faults, image=OMNI_IMAGE, args=[MODEL, "--omni", "--port", str(port)], port=port)
+    try:
+        assert running.healthy()
+        faults.set("engine-dead", {})
+        assert running.wait_for(lambda: running.request("/health")[0] == 503, timeout=3)
+        assert running.request("/v1/models")[0] == 200  # the API process itself still answers
+        faults.clear("engine-dead")
+        assert running.wait_for(lambda: running.request("/health")[0] == 200, timeout=3)
+    finally:
+        running.stop()
+
+
 def test_speech_requests_are_validated_like_openai(faults):
     port = free_port()
     running = start(faults, image=OMNI_IMAGE, args=[MODEL, "--omni", "--port", str(port)], port=port)

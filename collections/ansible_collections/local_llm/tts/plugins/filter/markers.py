@@ -9,8 +9,8 @@ DOCUMENTATION = r"""
 name: log_findings
 short_description: Which bootstrap markers are missing or out of order, and which forbidden strings appear
 description:
-  - C({{ log_text | local_llm.tts.log_findings(markers, forbidden) }}) returns a dict
-    C({missing: [...], out_of_order: bool, forbidden_found: [...]}).
+  - "C({{ log_text | local_llm.tts.log_findings(markers, forbidden) }}) returns a dict
+    C({missing: [...], out_of_order: bool, forbidden_found: [...]})."
   - Markers must all appear, in the given order; forbidden strings must not appear.
 options:
   _input:

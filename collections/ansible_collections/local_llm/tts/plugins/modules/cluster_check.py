@@ -13,18 +13,12 @@ description:
     C(CONFIG:) so that the runner reports them as configuration errors (exit 2).
   - Read-only; never changes anything.
 options:
-  kubeconfig:
-    description: kubeconfig path; empty means the client default (KUBECONFIG or ~/.kube/config).
-    type: str
-    default: ""
-  context:
-    description: Context to use; empty means the kubeconfig's current-context.
-    type: str
-    default: ""
   timeout:
     description: Seconds to wait for the API server.
     type: int
     default: 10
+extends_documentation_fragment:
+  - local_llm.tts.cluster
 author:
   - tts-runbooks maintainers
 """
@@ -57,13 +51,13 @@ from ansible_collections.local_llm.tts.plugins.module_utils.cluster_access impor
     open_cluster,
     server_version,
 )
+from ansible_collections.local_llm.tts.plugins.module_utils.module_args import CONNECTION
 
 
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
-            "kubeconfig": {"type": "str", "default": ""},
-            "context": {"type": "str", "default": ""},
+            **CONNECTION,
             "timeout": {"type": "int", "default": 10},
         },
         supports_check_mode=True,

@@ -15,7 +15,7 @@ description:
     not given).
   - C(release) layer, the release's user-supplied values (C(helm get values -o json)) against the values
     file as the fix leaves it (its O(key) block set to O(desired)), so an edited block is reported once.
-  - C(live) layer, the live Deployment and Service against the release manifest (C(helm get manifest)):
+  - C(live) layer, the live Deployment and Service against the release manifest (C(helm get manifest)), in
     the container image, command, args, env, envFrom, resources, probes, the pod affinity and
     C(spec.replicas) of the Deployment, the ports of the Service. Only fields the manifest sets are
     compared (the API server's defaults are not drift); resource quantities compare by value.
@@ -25,24 +25,10 @@ description:
     credential) are replaced by C(<redacted>). The kubeconfig is passed by path and never read into
     the result.
 options:
-  kubeconfig:
-    description: Path of the kubeconfig file (the client default when omitted).
-    type: path
-  context:
-    description: Kube-context inside the kubeconfig (its current context when omitted).
-    type: str
-  namespace:
-    description: Namespace of the release and its objects.
-    type: str
-    default: default
   release:
     description: Helm release name.
     type: str
     default: local-llm
-  binary:
-    description: Path or name of the helm executable.
-    type: path
-    default: helm
   values_file:
     description: The chart's values file.
     type: path
@@ -85,6 +71,10 @@ options:
     default: true
 notes:
   - Supports check mode; the module never changes anything and always returns C(changed=false).
+extends_documentation_fragment:
+  - local_llm.tts.cluster
+  - local_llm.tts.cluster.namespace
+  - local_llm.tts.cluster.helm
 author:
   - tts-runbooks maintainers
 """
@@ -135,6 +125,7 @@ drifted:
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.local_llm.tts.plugins.module_utils.drift import DriftRuleError
 from ansible_collections.local_llm.tts.plugins.module_utils.helm_cli import HelmError
+from ansible_collections.local_llm.tts.plugins.module_utils.module_args import CONNECTION, HELM, NAMESPACE
 from ansible_collections.local_llm.tts.plugins.module_utils.values_block import ValuesError
 
 try:  # the gatherer needs the official client; its absence is reported, not a traceback
@@ -150,11 +141,10 @@ except ImportError:
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
-            "kubeconfig": {"type": "path"},
-            "context": {"type": "str"},
-            "namespace": {"type": "str", "default": "default"},
+            **CONNECTION,
+            **NAMESPACE,
+            **HELM,
             "release": {"type": "str", "default": "local-llm"},
-            "binary": {"type": "path", "default": "helm"},
             "values_file": {"type": "path", "required": True},
             "key": {"type": "str", "default": "tts"},
             "desired": {"type": "dict"},

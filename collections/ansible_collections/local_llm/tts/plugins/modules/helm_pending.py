@@ -21,26 +21,16 @@ options:
     description: Release name.
     type: str
     required: true
-  namespace:
-    description: Namespace of the release.
-    type: str
-    default: default
-  binary:
-    description: Path or name of the helm executable.
-    type: path
-    default: helm
-  kubeconfig:
-    description: Path of the kubeconfig file (helm's default when omitted).
-    type: path
-  context:
-    description: Kube-context inside the kubeconfig (its current context when omitted).
-    type: str
   recover:
     description: Roll a pending release back to its last deployed revision.
     type: bool
     default: false
 notes:
   - Supports check mode; with O(recover) it reports the rollback it would run and runs none.
+extends_documentation_fragment:
+  - local_llm.tts.cluster
+  - local_llm.tts.cluster.namespace
+  - local_llm.tts.cluster.helm
 author:
   - tts-runbooks maintainers
 """
@@ -86,16 +76,16 @@ from ansible_collections.local_llm.tts.plugins.module_utils.helm_cli import (
     pending_status,
     recover_pending,
 )
+from ansible_collections.local_llm.tts.plugins.module_utils.module_args import CONNECTION, HELM, NAMESPACE
 
 
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
+            **CONNECTION,
+            **NAMESPACE,
+            **HELM,
             "release": {"type": "str", "required": True},
-            "namespace": {"type": "str", "default": "default"},
-            "binary": {"type": "path", "default": "helm"},
-            "kubeconfig": {"type": "path"},
-            "context": {"type": "str"},
             "recover": {"type": "bool", "default": False},
         },
         supports_check_mode=True,

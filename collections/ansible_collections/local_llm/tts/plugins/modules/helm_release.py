@@ -30,20 +30,6 @@ options:
     description: Release name.
     type: str
     required: true
-  namespace:
-    description: Namespace of the release.
-    type: str
-    default: default
-  binary:
-    description: Path or name of the helm executable.
-    type: path
-    default: helm
-  kubeconfig:
-    description: Path of the kubeconfig file (helm's default when omitted).
-    type: path
-  context:
-    description: Kube-context inside the kubeconfig (its current context when omitted).
-    type: str
   state:
     description: C(present) upgrade when needed, C(rolled_back) roll back, C(info) read only.
     type: str
@@ -66,6 +52,10 @@ options:
     default: false
 notes:
   - Supports check mode; it reports whether an upgrade or rollback would happen and runs none.
+extends_documentation_fragment:
+  - local_llm.tts.cluster
+  - local_llm.tts.cluster.namespace
+  - local_llm.tts.cluster.helm
 author:
   - tts-runbooks maintainers
 """
@@ -142,16 +132,16 @@ from ansible_collections.local_llm.tts.plugins.module_utils.helm_cli import (
     release_info,
     roll_back,
 )
+from ansible_collections.local_llm.tts.plugins.module_utils.module_args import CONNECTION, HELM, NAMESPACE
 
 
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
+            **CONNECTION,
+            **NAMESPACE,
+            **HELM,
             "release": {"type": "str", "required": True},
-            "namespace": {"type": "str", "default": "default"},
-            "binary": {"type": "path", "default": "helm"},
-            "kubeconfig": {"type": "path"},
-            "context": {"type": "str"},
             "state": {"type": "str", "choices": ["present", "rolled_back", "info"], "default": "present"},
             "chart_path": {"type": "path"},
             "values_file": {"type": "path"},

@@ -27,16 +27,6 @@ options:
     required: true
   namespace:
     description: Namespace of the release (and of the Lease).
-    type: str
-    default: default
-  kubeconfig:
-    description: Path of the kubeconfig file (the client's default when empty).
-    type: str
-    default: ""
-  context:
-    description: Kube-context inside the kubeconfig (its current context when empty).
-    type: str
-    default: ""
   state:
     description: C(acquired) take or renew the Lease, C(released) give it back.
     type: str
@@ -62,6 +52,9 @@ options:
 notes:
   - Supports check mode; it reads and decides (and fails when locked) but writes nothing.
   - Expiry is judged with this machine's clock against the Lease's renewTime.
+extends_documentation_fragment:
+  - local_llm.tts.cluster
+  - local_llm.tts.cluster.namespace
 author:
   - tts-runbooks maintainers
 """
@@ -136,15 +129,15 @@ from ansible_collections.local_llm.tts.plugins.module_utils.lease import (
     default_holder,
     release_lease,
 )
+from ansible_collections.local_llm.tts.plugins.module_utils.module_args import CONNECTION, NAMESPACE
 
 
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
+            **CONNECTION,
+            **NAMESPACE,
             "release": {"type": "str", "required": True},
-            "namespace": {"type": "str", "default": "default"},
-            "kubeconfig": {"type": "str", "default": ""},
-            "context": {"type": "str", "default": ""},
             "state": {"type": "str", "choices": ["acquired", "released"], "default": "acquired"},
             "holder": {"type": "str"},
             "lease_seconds": {"type": "int", "default": DEFAULT_LEASE_SECONDS},

@@ -19,20 +19,6 @@ options:
     description: Release name.
     type: str
     required: true
-  namespace:
-    description: Namespace of the release.
-    type: str
-    default: default
-  binary:
-    description: Path or name of the helm executable.
-    type: path
-    default: helm
-  kubeconfig:
-    description: Path of the kubeconfig file (helm's default when omitted).
-    type: path
-  context:
-    description: Kube-context inside the kubeconfig.
-    type: str
   revision:
     description: Revision to roll back to; 0 or omitted means the previous served revision.
     type: int
@@ -43,6 +29,10 @@ options:
 attributes:
   check_mode:
     support: full
+extends_documentation_fragment:
+  - local_llm.tts.cluster
+  - local_llm.tts.cluster.namespace
+  - local_llm.tts.cluster.helm
 author:
   - tts-runbooks maintainers
 """
@@ -103,17 +93,17 @@ history_lines:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.local_llm.tts.plugins.module_utils.helm_cli import HelmCli, HelmError
+from ansible_collections.local_llm.tts.plugins.module_utils.module_args import CONNECTION, HELM, NAMESPACE
 from ansible_collections.local_llm.tts.plugins.module_utils.rollback_plan import read_plan
 
 
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
+            **CONNECTION,
+            **NAMESPACE,
+            **HELM,
             "release": {"type": "str", "required": True},
-            "namespace": {"type": "str", "default": "default"},
-            "binary": {"type": "path", "default": "helm"},
-            "kubeconfig": {"type": "path"},
-            "context": {"type": "str"},
             "revision": {"type": "int"},
             "key": {"type": "str", "default": "tts"},
         },

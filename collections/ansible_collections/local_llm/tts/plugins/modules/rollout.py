@@ -23,16 +23,6 @@ description:
     watch streams that end early are resumed from the last resourceVersion, and a 410 Gone relists.
   - TLS is verified with the kubeconfig's CA as is; the kubeconfig's contents are never logged.
 options:
-  kubeconfig:
-    description: Path of the kubeconfig (the client's default when omitted).
-    type: path
-  context:
-    description: Context inside the kubeconfig (its current context when omitted).
-    type: str
-  namespace:
-    description: Namespace of the Deployment.
-    type: str
-    default: default
   deployment:
     description: Deployment name, e.g. C(local-llm-tts).
     type: str
@@ -49,6 +39,9 @@ notes:
   - Supports check mode (it only reads).
 requirements:
   - kubernetes (official Python client)
+extends_documentation_fragment:
+  - local_llm.tts.cluster
+  - local_llm.tts.cluster.namespace
 author:
   - tts-runbooks maintainers
 """
@@ -109,6 +102,7 @@ watch_stats:
 """
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible_collections.local_llm.tts.plugins.module_utils.module_args import CONNECTION, NAMESPACE
 
 try:
     import kubernetes  # noqa: F401
@@ -127,9 +121,8 @@ from ansible_collections.local_llm.tts.plugins.module_utils.rollout import (
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
-            "kubeconfig": {"type": "path"},
-            "context": {"type": "str"},
-            "namespace": {"type": "str", "default": "default"},
+            **CONNECTION,
+            **NAMESPACE,
             "deployment": {"type": "str", "required": True},
             "timeout": {"type": "int", "default": 1800},
             "settle_seconds": {"type": "float", "default": 0},

@@ -19,16 +19,6 @@ description:
     the answer
     must be a RIFF/WAVE file, 24 kHz mono 16-bit, longer than 0.3 s and shorter than 60 s.
 options:
-  kubeconfig:
-    description: Path of the kubeconfig (the client's default when omitted).
-    type: path
-  context:
-    description: Context inside the kubeconfig.
-    type: str
-  namespace:
-    description: Namespace of the Service.
-    type: str
-    default: default
   service:
     description: Service name, e.g. C(local-llm-tts).
     type: str
@@ -61,6 +51,9 @@ notes:
   - Supports check mode (it only reads).
 requirements:
   - kubernetes (official Python client)
+extends_documentation_fragment:
+  - local_llm.tts.cluster
+  - local_llm.tts.cluster.namespace
 author:
   - tts-runbooks maintainers
 """  # noqa: RUF001 (the Chinese default text)
@@ -96,6 +89,7 @@ speech:
 """
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible_collections.local_llm.tts.plugins.module_utils.module_args import CONNECTION, NAMESPACE
 
 try:
     import kubernetes  # noqa: F401
@@ -116,9 +110,8 @@ from ansible_collections.local_llm.tts.plugins.module_utils.tts_checks import (
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
-            "kubeconfig": {"type": "path"},
-            "context": {"type": "str"},
-            "namespace": {"type": "str", "default": "default"},
+            **CONNECTION,
+            **NAMESPACE,
             "service": {"type": "str", "required": True},
             "port": {"type": "int", "default": 8006},
             "health_url": {"type": "str"},

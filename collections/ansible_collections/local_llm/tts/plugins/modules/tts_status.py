@@ -16,16 +16,6 @@ description:
   - Never fails on an unhealthy service (that is what it reports); fails only when the API cannot be
     read (kubeconfig, context, connection).
 options:
-  kubeconfig:
-    description: Path of the kubeconfig (the client's default when omitted).
-    type: path
-  context:
-    description: Context inside the kubeconfig (its current context when omitted).
-    type: str
-  namespace:
-    description: Namespace of the Deployment.
-    type: str
-    default: default
   deployment:
     description: Deployment name, e.g. C(local-llm-tts).
     type: str
@@ -39,6 +29,9 @@ attributes:
     support: full
 requirements:
   - kubernetes (official Python client)
+extends_documentation_fragment:
+  - local_llm.tts.cluster
+  - local_llm.tts.cluster.namespace
 author:
   - tts-runbooks maintainers
 """
@@ -104,6 +97,7 @@ events:
 """
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible_collections.local_llm.tts.plugins.module_utils.module_args import CONNECTION, NAMESPACE
 
 try:
     import kubernetes  # noqa: F401
@@ -119,9 +113,8 @@ from ansible_collections.local_llm.tts.plugins.module_utils.status import gather
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
-            "kubeconfig": {"type": "path"},
-            "context": {"type": "str"},
-            "namespace": {"type": "str", "default": "default"},
+            **CONNECTION,
+            **NAMESPACE,
             "deployment": {"type": "str", "required": True},
             "events": {"type": "int", "default": 5},
         },
