@@ -15,4 +15,4 @@ VENV_BIN = VENV_DIR / "bin"
 EXIT_OK = 0
 EXIT_HOST_FAILED = 1
 EXIT_USAGE = 2
-EXIT_DRIFT = 3  # reserved for `drift`: drift found
+EXIT_DRIFT = 3  # `drift` without --fix: drift found

@@ -22,18 +22,31 @@ from runbooks.summary import error_summary, format_human
 PROG = "runner.py"
 DEFAULT_INVENTORY = "inventory/local"
 
-# The variables the playbooks document, with their types: read from the single source,
-# roles/tts_common/meta/argument_specs.yml (defaults and meaning are in its defaults/main.yml).
+# The variables the playbooks document, with their types, read from the roles' argument specs:
+# the inventory contract is roles/tts_common/meta/argument_specs.yml (defaults and meaning in its
+# defaults/main.yml), shown in --help; a role's own settings (drift_ignore, ...) are in its spec.
 ARGUMENT_SPECS = REPO_ROOT / "roles" / "tts_common" / "meta" / "argument_specs.yml"
 _SPEC_TYPES: dict[str, type] = {"str": str, "int": int, "bool": bool, "dict": dict, "list": list}
 
 
-def _known_variables() -> dict[str, type]:
-    options = yaml.safe_load(ARGUMENT_SPECS.read_text())["argument_specs"]["main"]["options"]
-    return {name: _SPEC_TYPES[spec.get("type", "str")] for name, spec in options.items()}
+def _spec_variables(path: Path) -> dict[str, type]:
+    """Every option of every entry point of one role's meta/argument_specs.yml."""
+    variables: dict[str, type] = {}
+    for entry_point in (yaml.safe_load(path.read_text()) or {}).get("argument_specs", {}).values():
+        for name, spec in (entry_point.get("options") or {}).items():
+            variables[name] = _SPEC_TYPES[spec.get("type", "str")]
+    return variables
 
 
-KNOWN_VARIABLES: dict[str, type] = _known_variables()
+CONTRACT_VARIABLES: dict[str, type] = _spec_variables(ARGUMENT_SPECS)
+KNOWN_VARIABLES: dict[str, type] = {
+    **{
+        name: kind
+        for path in sorted(REPO_ROOT.glob("roles/*/meta/argument_specs.yml"))
+        for name, kind in _spec_variables(path).items()
+    },
+    **CONTRACT_VARIABLES,
+}
 _POSITIVE_INTS = {"tts_port", "rollout_timeout"}
 _TYPE_NAMES = {
     str: "a string",
@@ -51,10 +64,10 @@ exit codes:
   0  success (every host ok)
   1  a host failed or was unreachable
   2  usage or configuration error: bad option, missing inventory, bad -e value,
-     sandbox or ansible-runner cannot start, command not implemented yet, or every
+     sandbox or ansible-runner cannot start, the command's playbook missing, or every
      failed host failed in the playbook's preflight with a message starting "CONFIG:"
      (unreadable values file, unreachable cluster, wrong context, bad token)
-  3  reserved for `drift`: drift found
+  3  `drift` without --fix: drift found (nothing was changed)
 """
 
 TOP_EPILOG = f"""\
@@ -345,11 +358,12 @@ def _add_command(sub, command: Command) -> argparse.ArgumentParser:
         type=parse_extra_vars,
         default=[],
         help="set a variable for every host, overriding the inventory; VALUE is parsed as YAML "
-        "(verify_speech=false is a boolean); @file.yml reads a YAML mapping; repeatable. Known "
-        "variables and their types: "
-        + ", ".join(f"{name} ({_type_label(name, kind)})" for name, kind in KNOWN_VARIABLES.items())
-        + "; a value of the wrong type is a usage error (exit 2), unknown names are passed on "
-        "with a warning",
+        "(verify_speech=false is a boolean); @file.yml reads a YAML mapping; repeatable. The "
+        "inventory contract and its types: "
+        + ", ".join(f"{name} ({_type_label(name, kind)})" for name, kind in CONTRACT_VARIABLES.items())
+        + "; each role's own settings (e.g. drift_ignore, drift_ignore_replicas) are typed in "
+        "roles/*/meta/argument_specs.yml. A value of the wrong type is a usage error (exit 2); "
+        "names no role documents are passed on with a warning",
     )
     parser.add_argument(
         "--limit",
@@ -429,7 +443,7 @@ def main(
         return int(exc.code or 0)
     command = COMMANDS[args.command]
     if not (project_dir / command.playbook).is_file():
-        return _stop(args, f"not implemented yet: {command.playbook}", stdout, stderr)
+        return _stop(args, f"playbook missing: {command.playbook} (under {project_dir})", stdout, stderr)
     extravars = collect_extravars(args, command)
     for name in unknown_variables(extravars, command):
         print(f"warning: -e {name}: not a variable the playbooks document; passed on as is", file=stderr)

@@ -97,7 +97,7 @@ def _run(
 ) -> RunResult:
     playbook = playbook_path(name, project_dir)
     if not playbook.is_file():
-        raise _ConfigError(f"not implemented yet: {playbook.relative_to(project_dir)}")
+        raise _ConfigError(f"playbook missing: {playbook.relative_to(project_dir)}")
     printer = ProgressPrinter(stream, show_diff=diff)
     try:
         inventory = load_inventory(inventory_path.resolve(), limit, project_dir)

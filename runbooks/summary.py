@@ -19,7 +19,7 @@ Contract with the playbooks
   starts with ``CONFIG:``. A run whose failed hosts all failed that way exits 2 (usage or
   configuration error) instead of 1; any other host failure or an unreachable host exits 1.
 * **Exit codes.** 0 success, 1 a host failed or was unreachable, 2 usage or configuration
-  error, 3 reserved for ``drift`` (drift found).
+  error, 3 ``drift`` found drift (warn mode).
 """
 
 from __future__ import annotations

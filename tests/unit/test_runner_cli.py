@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from runbooks import cli
-from runbooks.cli import COMMANDS, KNOWN_VARIABLES, main, parse_extra_vars
+from runbooks.cli import COMMANDS, CONTRACT_VARIABLES, KNOWN_VARIABLES, main, parse_extra_vars
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -39,7 +39,12 @@ def test_top_help_lists_commands_exit_codes_and_the_venv(capsys):
     text = _help(["--help"], capsys)
     for command in COMMANDS.values():
         assert command.name in text
-    for code in ("0  success", "1  a host failed", "2  usage or configuration error", "3  reserved"):
+    for code in (
+        "0  success",
+        "1  a host failed",
+        "2  usage or configuration error",
+        "3  `drift` without --fix",
+    ):
         assert code in text
     assert "CONFIG:" in text and ".venv/bin/python" in text and "make setup" in text
 
@@ -49,8 +54,9 @@ def test_fix_help_explains_every_option_and_variable(capsys):
     for option in ("-i", "--inventory", "--check", "--diff", "-e", "--extra-vars", "--limit", "--json"):
         assert option in text
     assert "-v, --verbose" in text and "inventory/local" in text
-    for variable in KNOWN_VARIABLES:
+    for variable in CONTRACT_VARIABLES:
         assert variable in text
+    assert "roles/*/meta/argument_specs.yml" in text
     assert "exit codes" in text and "CONFIG:" in text
 
 
@@ -122,12 +128,23 @@ def test_bad_extra_vars_are_usage_errors(value, message):
 def test_unknown_variables_are_warned_about():
     assert cli.unknown_variables({"verify_speech": True, "my_var": 1}, COMMANDS["fix"]) == ["my_var"]
     assert cli.unknown_variables({"drift_fix": True}, COMMANDS["drift"]) == []
+    # A role's own documented settings are known (and typed) too, whichever command runs.
+    assert (
+        cli.unknown_variables({"drift_ignore_replicas": False, "drift_ignore": []}, COMMANDS["drift"]) == []
+    )
+    assert KNOWN_VARIABLES["drift_ignore"] is list and KNOWN_VARIABLES["drift_ignore_replicas"] is bool
+    assert set(CONTRACT_VARIABLES) < set(KNOWN_VARIABLES)
+
+
+def test_a_role_setting_of_the_wrong_type_is_a_usage_error():
+    code, out, err = _main(["drift", "-e", "drift_ignore_replicas=sometimes"])
+    assert code == 2 and out == "" and "drift_ignore_replicas" in err
 
 
 @pytest.mark.parametrize("name", ["drift", "rollback", "status", "verify", "lint"])
-def test_commands_without_a_playbook_are_not_implemented(tmp_path, name):
+def test_a_command_whose_playbook_is_missing_is_a_configuration_error(tmp_path, name):
     code, out, err = _main([name], project_dir=tmp_path)
-    assert code == 2 and f"not implemented yet: playbooks/{name}.yml" in err and out == ""
+    assert code == 2 and f"playbook missing: playbooks/{name}.yml" in err and out == ""
     code, out, _ = _main([name, "--json"], project_dir=tmp_path)
     assert code == 2 and json.loads(out)["status"] == "error"
 
