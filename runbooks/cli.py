@@ -34,7 +34,9 @@ def _spec_variables(path: Path) -> dict[str, type]:
     variables: dict[str, type] = {}
     for entry_point in (yaml.safe_load(path.read_text()) or {}).get("argument_specs", {}).values():
         for name, spec in (entry_point.get("options") or {}).items():
-            variables[name] = _SPEC_TYPES[spec.get("type", "str")]
+            kind = _SPEC_TYPES.get(spec.get("type", "str"))
+            if kind is not None:  # raw, path, ...: known to the roles, not typed here
+                variables[name] = kind
     return variables
 
 
