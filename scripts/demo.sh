@@ -12,6 +12,15 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 step "Start the sandbox cluster with the incident seeded (release local-llm, tts block as before the plan)"
 python -m sandbox up --state-dir "$state" --seed incident --time-scale 300
 
+revision=$(helm --kubeconfig "$kubeconfig" history local-llm --max 1 -o json | python -c 'import json, sys; print(json.load(sys.stdin)[-1]["revision"])')
+if [ "$revision" -gt 1 ]; then
+    # An earlier demo (or fix) already repaired this sandbox: there is no incident left to show.
+    step "This sandbox was fixed before (release at revision $revision): the fix below is a rerun that changes nothing"
+    echo "For the incident from the start: make sandbox-down && rm -rf $state && make demo"
+    ./runner.py fix --diff
+    exit 0
+fi
+
 step "The incident: the TTS pod restarts (waiting for its first crash)"
 for _ in $(seq 1 120); do
     restarts=$(kubectl --kubeconfig "$kubeconfig" get pods -l app.kubernetes.io/component=tts \
