@@ -1,4 +1,4 @@
-"""What the benchmark scripts share: sandbox start/stop, tool environment, process readings."""
+"""What the benchmark scripts share: sandbox start/stop, inventories, tool environment, process readings."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+
+import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = REPO / ".venv" / "bin"
@@ -22,6 +24,24 @@ def tool_env(state: Path | None = None) -> dict:
             "HELM_DATA_HOME": str(state / "h"),
         }
     return env
+
+
+def write_inventory(path: Path, states: dict[str, Path], time_scale: float) -> Path:
+    """One cluster per state directory: a sandbox that runner.py starts and seeds with the incident."""
+    hosts = {
+        name: {
+            "ansible_connection": "local",
+            "ansible_python_interpreter": "{{ ansible_playbook_python }}",
+            "sandbox_state_dir": str(state),
+            "sandbox_seed": "incident",
+            "sandbox_time_scale": time_scale,
+            "kubeconfig": str(state / "kubeconfig"),
+            "chart_path": str(state / "HelmChart" / "custom-chart"),
+        }
+        for name, state in states.items()
+    }
+    path.write_text(yaml.safe_dump({"all": {"children": {"clusters": {"hosts": hosts}}}}))
+    return path
 
 
 def sandbox_up(state: Path, *extra: str) -> None:

@@ -17,25 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import yaml
-from _support import REPO, sandbox_down, tool_env
-
-
-def inventory(path: Path, states: dict[str, Path], time_scale: float) -> Path:
-    hosts = {
-        name: {
-            "ansible_connection": "local",
-            "ansible_python_interpreter": "{{ ansible_playbook_python }}",
-            "sandbox_state_dir": str(state),
-            "sandbox_seed": "incident",
-            "sandbox_time_scale": time_scale,
-            "kubeconfig": str(state / "kubeconfig"),
-            "chart_path": str(state / "HelmChart" / "custom-chart"),
-        }
-        for name, state in states.items()
-    }
-    path.write_text(yaml.safe_dump({"all": {"children": {"clusters": {"hosts": hosts}}}}))
-    return path
+from _support import REPO, sandbox_down, tool_env, write_inventory
 
 
 def runner(command: str, inv: Path, *args: str) -> tuple[float, int, dict]:
@@ -73,7 +55,9 @@ def main() -> int:
             for count in args.clusters:
                 while len(states) < count:
                     states[f"c{len(states) + 1:02d}"] = tmp / f"c{len(states) + 1:02d}"
-                inv = inventory(tmp / f"inv-{count}.yml", dict(list(states.items())[:count]), args.time_scale)
+                inv = write_inventory(
+                    tmp / f"inv-{count}.yml", dict(list(states.items())[:count]), args.time_scale
+                )
                 runner("status", inv)  # starts and seeds the sandboxes outside the measurement
                 took, code, summary = runner("drift", inv)
                 drifted = sum(1 for h in summary.get("hosts", {}).values() if h.get("drift_counts"))
@@ -89,7 +73,7 @@ def main() -> int:
                         f"({', '.join(f'{t:.1f}' for t in one_by_one)})",
                         flush=True,
                     )
-            one = inventory(tmp / "inv-fixed.yml", {"c01": states["c01"]}, args.time_scale)
+            one = write_inventory(tmp / "inv-fixed.yml", {"c01": states["c01"]}, args.time_scale)
             runner("fix", one)
             runs = [runner("drift", one)[:2] for _ in range(3)]
             print(

@@ -19,23 +19,7 @@ import time
 from pathlib import Path
 
 import yaml
-from _support import BIN, REPO, sandbox_down, tool_env
-
-
-def inventory(tmp: Path, state: Path, time_scale: float, **extra) -> Path:
-    host = {
-        "ansible_connection": "local",
-        "ansible_python_interpreter": "{{ ansible_playbook_python }}",
-        "sandbox_state_dir": str(state),
-        "sandbox_seed": "incident",
-        "sandbox_time_scale": time_scale,
-        "kubeconfig": str(state / "kubeconfig"),
-        "chart_path": str(state / "HelmChart" / "custom-chart"),
-        **extra,
-    }
-    path = tmp / f"inventory-{state.name}.yml"
-    path.write_text(yaml.safe_dump({"all": {"children": {"clusters": {"hosts": {"sandbox": host}}}}}))
-    return path
+from _support import BIN, REPO, sandbox_down, tool_env, write_inventory
 
 
 def fix(inv: Path, *args: str, on_line=None) -> tuple[float, int, str]:
@@ -78,7 +62,7 @@ def main() -> int:
         tmp = Path(tmp_name)
         good_state, bad_state = tmp / "good", tmp / "bad"
         try:
-            inv = inventory(tmp, good_state, args.time_scale)
+            inv = write_inventory(tmp / "inventory-good.yml", {"sandbox": good_state}, args.time_scale)
             took, code, _ = fix(inv)
             pod = kubectl_json(good_state, "get", "pods", "-l", "app.kubernetes.io/component=tts")["items"][0]
             ready = next(c for c in pod["status"]["conditions"] if c["type"] == "Ready")
@@ -94,7 +78,7 @@ def main() -> int:
             desired["extraArgs"] = [a for a in desired["extraArgs"] if a != "--omni"]
             faulty = tmp / "faulty.yml"
             faulty.write_text(yaml.safe_dump({"tts_desired": desired, "tts_pitfalls_fail_on": "never"}))
-            bad_inv = inventory(tmp, bad_state, args.time_scale)
+            bad_inv = write_inventory(tmp / "inventory-bad.yml", {"sandbox": bad_state}, args.time_scale)
             first_crash: list[float] = []
             diagnosed: list[float] = []
             stop = threading.Event()

@@ -12,6 +12,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
 REPO = Path(__file__).resolve().parent.parent
 VENV_BIN = REPO / ".venv" / "bin"
 RELEASE = "local-llm"
@@ -88,6 +90,32 @@ class Sandbox:
 
     def endpoint(self) -> dict:
         return json.loads((self.state_dir / "endpoint.json").read_text())
+
+
+# -- inventories --------------------------------------------------------------------------------------
+def sandbox_host(state_dir: Path | None, time_scale: float = 600, **hostvars) -> dict:
+    """One cluster's inventory vars: the sandbox in state_dir, which runner.py starts and seeds with the
+    incident when it is not running (None: only the connection, for hosts with no cluster)."""
+    host: dict = {
+        "ansible_connection": "local",
+        "ansible_python_interpreter": "{{ ansible_playbook_python }}",
+        "rollout_timeout": 120,
+    }
+    if state_dir is not None:
+        host.update(
+            sandbox_state_dir=str(state_dir),
+            sandbox_seed="incident",
+            sandbox_time_scale=time_scale,
+            kubeconfig=str(state_dir / "kubeconfig"),
+            chart_path=str(state_dir / "HelmChart" / "custom-chart"),
+        )
+    return {**host, **hostvars}
+
+
+def write_inventory(path: Path, hosts: dict[str, dict]) -> Path:
+    """An inventory with these hosts in the group the playbooks target (clusters)."""
+    path.write_text(yaml.safe_dump({"all": {"children": {"clusters": {"hosts": hosts}}}}))
+    return path
 
 
 # -- helm's release storage -----------------------------------------------------------------------------

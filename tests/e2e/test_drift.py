@@ -12,9 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
 
-from tests.support import REPO, VENV_BIN, Sandbox, leave_interrupted_upgrade
+from tests.support import REPO, VENV_BIN, Sandbox, leave_interrupted_upgrade, sandbox_host, write_inventory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
@@ -23,23 +22,9 @@ LAYERS = ("values_file", "release", "live", "health")
 
 
 def _inventory(tmp_path: Path, boxes: dict[str, Path], name: str = "inventory.yml", **hostvars) -> Path:
-    hosts = {
-        host: {
-            "ansible_connection": "local",
-            "ansible_python_interpreter": "{{ ansible_playbook_python }}",
-            "sandbox_state_dir": str(state),
-            "sandbox_seed": "incident",
-            "sandbox_time_scale": TIME_SCALE,
-            "kubeconfig": str(state / "kubeconfig"),
-            "chart_path": str(state / "HelmChart" / "custom-chart"),
-            "rollout_timeout": 120,
-            **hostvars,
-        }
-        for host, state in boxes.items()
-    }
-    path = tmp_path / name
-    path.write_text(yaml.safe_dump({"all": {"children": {"clusters": {"hosts": hosts}}}}))
-    return path
+    return write_inventory(
+        tmp_path / name, {host: sandbox_host(state, TIME_SCALE, **hostvars) for host, state in boxes.items()}
+    )
 
 
 def _runner(command: str, inventory: Path, *args: str) -> tuple[int, dict, str]:

@@ -16,7 +16,7 @@ import pytest
 import yaml
 from ansible_collections.local_llm.tts.plugins.module_utils.drift_gather import gather_and_compare
 
-from tests.support import REPO, VENV_BIN, Sandbox, binary, run
+from tests.support import REPO, VENV_BIN, Sandbox, binary, run, sandbox_host, write_inventory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
@@ -28,20 +28,7 @@ OBSERVED: dict[str, object] = {}  # printed at the end: what the health layer sh
 
 
 def _inventory(tmp_path: Path, state_dir: Path) -> Path:
-    """As tests/e2e/test_fix.py: one local host for the sandbox."""
-    host = {
-        "ansible_connection": "local",
-        "ansible_python_interpreter": "{{ ansible_playbook_python }}",
-        "sandbox_state_dir": str(state_dir),
-        "sandbox_seed": "incident",
-        "sandbox_time_scale": TIME_SCALE,
-        "kubeconfig": str(state_dir / "kubeconfig"),
-        "chart_path": str(state_dir / "HelmChart" / "custom-chart"),
-        "rollout_timeout": 120,
-    }
-    path = tmp_path / "inventory.yml"
-    path.write_text(yaml.safe_dump({"all": {"children": {"clusters": {"hosts": {"sandbox": host}}}}}))
-    return path
+    return write_inventory(tmp_path / "inventory.yml", {"sandbox": sandbox_host(state_dir, TIME_SCALE)})
 
 
 def _fix(inventory: Path) -> subprocess.CompletedProcess:

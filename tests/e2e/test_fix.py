@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.support import REPO, VENV_BIN, Sandbox
+from tests.support import REPO, VENV_BIN, Sandbox, sandbox_host, write_inventory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -21,20 +21,9 @@ TIME_SCALE = 600
 
 
 def _inventory(tmp_path: Path, state_dir: Path, **hostvars) -> Path:
-    host = {
-        "ansible_connection": "local",
-        "ansible_python_interpreter": "{{ ansible_playbook_python }}",
-        "sandbox_state_dir": str(state_dir),
-        "sandbox_seed": "incident",
-        "sandbox_time_scale": TIME_SCALE,
-        "kubeconfig": str(state_dir / "kubeconfig"),
-        "chart_path": str(state_dir / "HelmChart" / "custom-chart"),
-        "rollout_timeout": 120,
-        **hostvars,
-    }
-    path = tmp_path / "inventory.yml"
-    path.write_text(yaml.safe_dump({"all": {"children": {"clusters": {"hosts": {"sandbox": host}}}}}))
-    return path
+    return write_inventory(
+        tmp_path / "inventory.yml", {"sandbox": sandbox_host(state_dir, TIME_SCALE, **hostvars)}
+    )
 
 
 def _fix(inventory: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:

@@ -19,7 +19,7 @@ import pytest
 import yaml
 from ansible_collections.local_llm.tts.plugins.module_utils.values_block import render
 
-from tests.support import REPO, VENV_BIN, Sandbox
+from tests.support import REPO, VENV_BIN, Sandbox, sandbox_host, write_inventory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
 
@@ -30,23 +30,9 @@ FIXED_IMAGE = "vllm/vllm-openai:v0.14.0"
 
 
 def _inventory(tmp_path: Path, state_dir: Path | None, **hostvars) -> Path:
-    host = {
-        "ansible_connection": "local",
-        "ansible_python_interpreter": "{{ ansible_playbook_python }}",
-        "rollout_timeout": 120,
-        **hostvars,
-    }
-    if state_dir is not None:
-        host.update(
-            sandbox_state_dir=str(state_dir),
-            sandbox_seed="incident",
-            sandbox_time_scale=TIME_SCALE,
-            kubeconfig=str(state_dir / "kubeconfig"),
-            chart_path=str(state_dir / "HelmChart" / "custom-chart"),
-        )
-    path = tmp_path / "inventory.yml"
-    path.write_text(yaml.safe_dump({"all": {"children": {"clusters": {"hosts": {"sandbox": host}}}}}))
-    return path
+    return write_inventory(
+        tmp_path / "inventory.yml", {"sandbox": sandbox_host(state_dir, TIME_SCALE, **hostvars)}
+    )
 
 
 def _run(command: str, inventory: Path, *args: str, timeout: float = 900) -> tuple[int, dict]:

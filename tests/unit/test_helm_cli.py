@@ -207,3 +207,14 @@ def test_values_file_must_be_a_mapping(tmp_path):
     path.write_text("- a\n")
     with pytest.raises(HelmError, match="mapping"):
         helm_cli.load_values_file(str(path))
+
+
+def test_built_from_module_params_it_passes_the_cluster_flags_helm_needs():
+    params = {"release": "r1", "namespace": "llm", "binary": "/opt/helm", "kubeconfig": "/k", "context": "c1"}
+    fake = FakeHelm()
+    helm = HelmCli.from_params(params)
+    helm.runner = fake
+    helm.history()
+    argv = fake.calls[-1]
+    assert argv[0] == "/opt/helm" and argv[1:3] == ["history", "r1"]
+    assert argv[-6:] == ["--namespace", "llm", "--kubeconfig", "/k", "--kube-context", "c1"]

@@ -57,6 +57,17 @@ class HelmCli:
     env: dict[str, str] = field(default_factory=dict)  # extra environment (HELM_*_HOME in tests)
     runner: Runner = subprocess_runner
 
+    @classmethod
+    def from_params(cls, params: dict) -> HelmCli:
+        """From a module's parameters: release plus the shared cluster and helm options (module_args)."""
+        return cls(
+            release=params["release"],
+            namespace=params["namespace"],
+            binary=params["binary"],
+            kubeconfig=params["kubeconfig"],
+            context=params["context"],
+        )
+
     def _cluster_flags(self) -> list[str]:
         flags = ["--namespace", self.namespace]
         if self.kubeconfig:

@@ -91,13 +91,7 @@ def main() -> None:
         supports_check_mode=True,
     )
     params = module.params
-    helm = HelmCli(
-        release=params["release"],
-        namespace=params["namespace"],
-        binary=params["binary"],
-        kubeconfig=params["kubeconfig"],
-        context=params["context"],
-    )
+    helm = HelmCli.from_params(params)
     try:
         if not params["recover"]:
             module.exit_json(changed=False, pending=pending_status(helm.history()), recovered=False)

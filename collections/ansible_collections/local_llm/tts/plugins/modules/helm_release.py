@@ -152,13 +152,7 @@ def main() -> None:
         supports_check_mode=True,
     )
     params = module.params
-    helm = HelmCli(
-        release=params["release"],
-        namespace=params["namespace"],
-        binary=params["binary"],
-        kubeconfig=params["kubeconfig"],
-        context=params["context"],
-    )
+    helm = HelmCli.from_params(params)
     try:
         if params["state"] == "info":
             module.exit_json(changed=False, **release_info(helm))

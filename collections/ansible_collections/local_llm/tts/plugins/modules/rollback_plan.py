@@ -110,13 +110,7 @@ def main() -> None:
         supports_check_mode=True,
     )
     p = module.params
-    helm = HelmCli(
-        release=p["release"],
-        namespace=p["namespace"],
-        binary=p["binary"],
-        kubeconfig=p["kubeconfig"],
-        context=p["context"],
-    )
+    helm = HelmCli.from_params(p)
     try:
         plan = read_plan(helm, p["revision"] or None, p["key"])
     except (HelmError, OSError) as exc:
