@@ -105,30 +105,11 @@ def summarise(
     events_shown: int = EVENTS_SHOWN,
 ) -> dict:
     """The status facts of one TTS Deployment (``deployment`` None: it does not exist)."""
-    if deployment is None:
-        return {
-            "deployment_found": False,
-            "image": None,
-            "rollout": "deployment not found",
-            "rolled_out": False,
-            "pod": None,
-            "phase": None,
-            "state": None,
-            "restarts": None,
-            "age": None,
-            "ready": False,
-            "node": None,
-            "events": recent_events(events, events_shown),
-        }
-    template = (deployment.get("spec") or {}).get("template") or {}
-    containers = (template.get("spec") or {}).get("containers") or []
-    complete, awaited = rollout_progress(deployment)
-    pod = current_pod(pods)
     facts = {
-        "deployment_found": True,
-        "image": containers[0].get("image") if containers else None,
-        "rollout": awaited,
-        "rolled_out": complete,
+        "deployment_found": False,
+        "image": None,
+        "rollout": "deployment not found",
+        "rolled_out": False,
         "pod": None,
         "phase": None,
         "state": None,
@@ -138,6 +119,18 @@ def summarise(
         "node": None,
         "events": recent_events(events, events_shown),
     }
+    if deployment is None:
+        return facts
+    template = (deployment.get("spec") or {}).get("template") or {}
+    containers = (template.get("spec") or {}).get("containers") or []
+    complete, awaited = rollout_progress(deployment)
+    facts.update(
+        deployment_found=True,
+        image=containers[0].get("image") if containers else None,
+        rollout=awaited,
+        rolled_out=complete,
+    )
+    pod = current_pod(pods)
     if pod is None:
         facts["phase"] = "no pod"
         return facts
