@@ -16,8 +16,8 @@ from typing import Any, TextIO
 
 import yaml
 
-from runbooks import EXIT_USAGE, REPO_ROOT, metrics
-from runbooks.summary import error_summary, format_human
+from runbooks import REPO_ROOT, metrics
+from runbooks.summary import format_human
 
 PROG = "runner.py"
 DEFAULT_INVENTORY = "inventory/local"
@@ -444,8 +444,6 @@ def main(
     except SystemExit as exc:  # --help (0) or a usage error (2, message already printed)
         return int(exc.code or 0)
     command = COMMANDS[args.command]
-    if not (project_dir / command.playbook).is_file():
-        return _stop(args, f"playbook missing: {command.playbook} (under {project_dir})", stdout, stderr)
     extravars = collect_extravars(args, command)
     for name in unknown_variables(extravars, command):
         print(f"warning: -e {name}: not a variable the playbooks document; passed on as is", file=stderr)
@@ -477,11 +475,3 @@ def main(
     elif result.summary.get("hosts"):
         print(format_human(result.summary), file=stdout)
     return result.exit_code
-
-
-def _stop(args: argparse.Namespace, message: str, stdout: TextIO, stderr: TextIO) -> int:
-    """A configuration error before anything ran: exit 2 (and the JSON document under --json)."""
-    print(f"{PROG} {args.command}: error: {message}", file=stderr)
-    if args.json:
-        print(json.dumps(error_summary(args.command, message), indent=2), file=stdout)
-    return EXIT_USAGE
