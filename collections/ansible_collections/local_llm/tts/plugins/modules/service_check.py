@@ -98,6 +98,7 @@ try:
 except ImportError:
     HAS_KUBERNETES = False
 
+from ansible_collections.local_llm.tts.plugins.module_utils.rollout import api_client_for
 from ansible_collections.local_llm.tts.plugins.module_utils.tts_checks import (
     DEFAULT_SPEECH_TEXTS,
     DEFAULT_VOICE,
@@ -129,10 +130,9 @@ def main() -> None:
     try:
         send = None
         if needs_api:
-            from kubernetes import config
-
-            api_client = config.new_client_from_config(config_file=p["kubeconfig"], context=p["context"])
-            send = service_proxy_transport(api_client, p["namespace"], p["service"], p["port"])
+            send = service_proxy_transport(
+                api_client_for(p["kubeconfig"], p["context"]), p["namespace"], p["service"], p["port"]
+            )
         health_send = url_transport(p["health_url"]) if p["health_url"] else None
         result = run_checks(
             send or health_send,
