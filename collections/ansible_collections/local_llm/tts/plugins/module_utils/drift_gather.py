@@ -20,6 +20,7 @@ from ansible_collections.local_llm.tts.plugins.module_utils.helm_cli import Helm
 from ansible_collections.local_llm.tts.plugins.module_utils.rollout import (
     RawApi,
     call_with_retry,
+    live_pods,
     pod_failure,
     pod_ready,
     rollout_progress,
@@ -124,8 +125,7 @@ def _deployment_pods(api: RawApi, namespace: str, deployment: dict) -> list[dict
         lambda: api.get_json(f"/api/v1/namespaces/{namespace}/pods", {"labelSelector": selector}),
         time.monotonic() + API_RETRY_SECONDS,
     )
-    pods = [p for p in listing.get("items") or [] if not (p.get("metadata") or {}).get("deletionTimestamp")]
-    return sorted(pods, key=lambda p: p["metadata"]["name"])
+    return sorted(live_pods(listing.get("items") or []), key=lambda p: p["metadata"]["name"])
 
 
 def pod_health(pods: list[dict]) -> dict:

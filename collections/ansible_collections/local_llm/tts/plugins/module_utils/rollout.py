@@ -86,6 +86,11 @@ def pod_ready(pod: dict) -> bool:
     return bool(ready) and ready.get("status") == "True"
 
 
+def live_pods(pods: list[dict]) -> list[dict]:
+    """The pods that are not being deleted (no deletionTimestamp)."""
+    return [p for p in pods if not (p.get("metadata") or {}).get("deletionTimestamp")]
+
+
 def _container_statuses(pod: dict) -> list[dict]:
     status = pod.get("status") or {}
     return (status.get("initContainerStatuses") or []) + (status.get("containerStatuses") or [])

@@ -13,23 +13,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from ansible_collections.local_llm.tts.plugins.module_utils.lease import parse_time
 from ansible_collections.local_llm.tts.plugins.module_utils.rollout import (
     RawApi,
+    live_pods,
     pod_ready,
     rollout_progress,
     selector_string,
 )
 
 EVENTS_SHOWN = 5
-
-
-def _parse_time(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    try:
-        return datetime.fromisoformat(str(text).replace("Z", "+00:00"))
-    except ValueError:
-        return None
 
 
 def age_text(seconds: float | None) -> str | None:
@@ -49,13 +42,9 @@ def age_text(seconds: float | None) -> str | None:
     return f"{days}d{hours}h" if hours else f"{days}d"
 
 
-def _live(pods: list[dict]) -> list[dict]:
-    return [p for p in pods if not (p.get("metadata") or {}).get("deletionTimestamp")]
-
-
 def current_pod(pods: list[dict]) -> dict | None:
     """The newest pod that is not terminating (the one a rollout is about), else the newest at all."""
-    candidates = _live(pods) or list(pods)
+    candidates = live_pods(pods) or list(pods)
     if not candidates:
         return None
     return max(candidates, key=lambda p: str((p.get("metadata") or {}).get("creationTimestamp") or ""))
@@ -135,7 +124,7 @@ def summarise(
         facts["phase"] = "no pod"
         return facts
     meta, status = pod.get("metadata") or {}, pod.get("status") or {}
-    created = _parse_time(meta.get("creationTimestamp"))
+    created = parse_time(meta.get("creationTimestamp"))
     facts.update(
         pod=meta.get("name"),
         phase=status.get("phase"),
