@@ -17,7 +17,9 @@ from ansible_collections.local_llm.tts.plugins.module_utils.helm_cli import (
     last_deployed_revision,
     plan_upgrade,
     roll_back,
+    rollback_target,
 )
+from ansible_collections.local_llm.tts.plugins.module_utils.rollback_plan import choose_target
 
 # `helm get metadata -o json` as Helm 4.1.4 printed it against the sandbox (3.18 lacks labels/applyMethod).
 METADATA = {
@@ -218,3 +220,21 @@ def test_built_from_module_params_it_passes_the_cluster_flags_helm_needs():
     argv = fake.calls[-1]
     assert argv[0] == "/opt/helm" and argv[1:3] == ["history", "r1"]
     assert argv[-6:] == ["--namespace", "llm", "--kubeconfig", "/k", "--kube-context", "c1"]
+
+
+def test_rollback_target_shared_by_roll_back_and_the_rollback_plan():
+    history = [
+        {"revision": 1, "status": "superseded"},
+        {"revision": 2, "status": "failed"},
+        {"revision": 3, "status": "deployed"},
+    ]
+    assert rollback_target(history, 3) == 1  # the failed revision is skipped
+    assert rollback_target(history, 3, 2) == 2  # asked for: taken as asked
+    with pytest.raises(HelmError, match=r"no revision 9 in the release history \(revisions: \[1, 2, 3\]\)"):
+        rollback_target(history, 3, 9)
+    with pytest.raises(HelmError, match=r"before the current one \(1\)"):
+        rollback_target(history[:1], 1)
+    # The rollback runbook's plan: 0 means the default, the current revision itself is refused.
+    assert choose_target(history, 3, 0) == 1
+    with pytest.raises(HelmError, match="revision 3 is the current revision"):
+        choose_target(history, 3, 3)

@@ -166,6 +166,23 @@ def default_rollback_revision(history: list[dict], current_revision: int) -> int
     return older[-1] if older else None
 
 
+def rollback_target(history: list[dict], current_revision: int, requested: int | None = None) -> int:
+    """The revision a rollback goes to: ``requested`` when the history has it, else the default above."""
+    if requested is not None:
+        revisions = {int(h["revision"]) for h in history}
+        if requested not in revisions:
+            raise HelmError(
+                f"no revision {requested} in the release history (revisions: {sorted(revisions)})"
+            )
+        return requested
+    target = default_rollback_revision(history, current_revision)
+    if target is None:
+        raise HelmError(
+            f"no deployed or superseded revision before the current one ({current_revision}) to roll back to"
+        )
+    return target
+
+
 @dataclass(frozen=True)
 class UpgradePlan:
     needed: bool
@@ -251,14 +268,7 @@ def roll_back(helm: HelmCli, revision: int | None = None, check_mode: bool = Fal
     metadata = helm.metadata()
     revision_before = int(metadata.get("revision", 0))
     history = helm.history()
-    target = revision if revision is not None else default_rollback_revision(history, revision_before)
-    if target is None:
-        raise HelmError(
-            f"release {helm.release} has no deployed or superseded revision before {revision_before} "
-            "to roll back to"
-        )
-    if target not in {int(h["revision"]) for h in history}:
-        raise HelmError(f"release {helm.release} has no revision {target} in its history")
+    target = rollback_target(history, revision_before, revision)
     result = {
         "changed": True,
         "target_revision": target,

@@ -1,7 +1,7 @@
 """Which revision a rollback goes to, and whether that revision's TTS config is safe to go back to.
 
 ``plan_rollback`` is pure: from ``helm history``, the current revision, the requested one (None: the
-newest served revision before the current, as ``helm_cli.default_rollback_revision`` decides) and the
+newest served revision before the current, as ``helm_cli.rollback_target`` decides) and the
 target revision's values, it returns the target and the known-pitfall findings of its ``tts`` block
 (``pitfalls.check_block``). ``read_plan`` runs the two helm reads it needs through ``HelmCli``:
 ``helm history -o json`` and ``helm get values --revision N --all -o json`` (all computed values: the
@@ -14,7 +14,7 @@ from ansible_collections.local_llm.tts.plugins.module_utils.helm_cli import (
     PENDING_STATUSES,
     HelmCli,
     HelmError,
-    default_rollback_revision,
+    rollback_target,
 )
 from ansible_collections.local_llm.tts.plugins.module_utils.pitfalls import check_block
 
@@ -28,21 +28,10 @@ def history_lines(history: list[dict]) -> list[str]:
 
 
 def choose_target(history: list[dict], current: int, requested: int | None) -> int:
-    revisions = {int(h["revision"]) for h in history}
-    if requested:
-        if requested not in revisions:
-            raise HelmError(
-                f"no revision {requested} in the release history (revisions: {sorted(revisions)})"
-            )
-        if requested == current:
-            raise HelmError(f"revision {requested} is the current revision: nothing to roll back to")
-        return requested
-    target = default_rollback_revision(history, current)
-    if target is None:
-        raise HelmError(
-            f"no deployed or superseded revision before the current one ({current}) to roll back to"
-        )
-    return target
+    """``requested`` (0 or None: the default target), refusing the current revision itself."""
+    if requested and requested == current:
+        raise HelmError(f"revision {requested} is the current revision: nothing to roll back to")
+    return rollback_target(history, current, requested or None)
 
 
 def plan_rollback(
