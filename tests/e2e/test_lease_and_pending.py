@@ -27,6 +27,7 @@ from ansible_collections.local_llm.tts.plugins.modules import helm_pending as he
 from ansible_collections.local_llm.tts.plugins.modules import lease as lease_module
 
 from tests.support import (
+    RELEASE,
     REPO,
     Sandbox,
     binary,
@@ -36,7 +37,7 @@ from tests.support import (
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
-RELEASE, NAMESPACE = "local-llm", "default"
+NAMESPACE = "default"
 LEASE = f"tts-runbooks-{RELEASE}"
 IN_PROGRESS = "another operation (install/upgrade/rollback) is in progress"
 
