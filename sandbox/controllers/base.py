@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 
 from sandbox.apiserver.registry import Registry
 from sandbox.apiserver.store import StoredEvent, WindowExpired
 
 log = logging.getLogger("sandbox.controllers")
+
+TICK_SECONDS = 0.5  # real seconds between two ``tick`` calls: not once per store event
 
 
 class Controller:
@@ -30,7 +33,7 @@ class Controller:
         raise NotImplementedError
 
     def tick(self) -> None:
-        """Periodic work that no event triggers (deadlines, heartbeats); runs about twice a second."""
+        """Periodic work that no event triggers (deadlines, heartbeats); runs every TICK_SECONDS."""
 
     def start(self, stop: threading.Event) -> None:
         self._thread = threading.Thread(target=self._run, args=(stop,), name=self.name, daemon=True)
@@ -39,6 +42,7 @@ class Controller:
     def _run(self, stop: threading.Event) -> None:
         rv = self.store.resource_version
         self._guarded(self.sync_all)
+        next_tick = time.monotonic() + TICK_SECONDS
         while not stop.is_set():
             try:
                 events = self.store.events_after(rv)
@@ -50,8 +54,10 @@ class Controller:
                 rv = event.rv
                 if event.resource in self.resources:
                     self._guarded(self.on_event, event, json.loads(event.body))
-            self.store.wait(rv, 0.5)
-            self._guarded(self.tick)
+            self.store.wait(rv, max(0.0, next_tick - time.monotonic()))
+            if time.monotonic() >= next_tick:
+                next_tick = time.monotonic() + TICK_SECONDS
+                self._guarded(self.tick)
 
     def _guarded(self, fn, *args) -> None:
         try:

@@ -3,11 +3,13 @@ controllers): the pods a Service selects, ready ones as addresses, the rest as n
 
 from __future__ import annotations
 
+import json
+
 from sandbox.apiserver.errors import ApiError
 from sandbox.apiserver.registry import WriteOptions
 from sandbox.apiserver.resources import by_kind
 from sandbox.apiserver.selectors import Requirement, labels_match
-from sandbox.apiserver.store import DELETED, StoredEvent
+from sandbox.apiserver.store import DELETED, MODIFIED, StoredEvent
 
 from .base import Controller
 
@@ -36,6 +38,22 @@ def target_port(service_port: dict, pod: dict) -> int | None:
             if port.get("name") == target:
                 return port.get("containerPort")
     return None
+
+
+def endpoint_view(pod: dict) -> tuple:
+    """What of a pod its Services' endpoints show (or decide on): a pod write that leaves this
+    alone, such as a restart count or a probe's container state, changes no endpoints."""
+    meta, spec, status = pod["metadata"], pod.get("spec") or {}, pod.get("status") or {}
+    return (
+        json.dumps(meta.get("labels") or {}, sort_keys=True),
+        meta.get("uid"),
+        bool(meta.get("deletionTimestamp")),
+        spec.get("nodeName", ""),
+        json.dumps([c.get("ports") for c in spec.get("containers") or []], sort_keys=True),
+        status.get("podIP"),
+        status.get("phase") in ("Succeeded", "Failed"),
+        pod_ready(pod),
+    )
 
 
 def selected_pods(store, service: dict) -> list[dict]:
@@ -75,8 +93,17 @@ class EndpointsController(Controller):
                 return
             self._sync(obj)
             return
+        versions = [obj] + ([json.loads(event.prev)] if event.prev else [])
+        if event.type == MODIFIED and len(versions) == 2 and endpoint_view(obj) == endpoint_view(versions[1]):
+            return
         for service in self.store.list("services", namespace)[0]:
-            self._sync(service)
+            selector = (service.get("spec") or {}).get("selector")
+            if not selector:
+                continue
+            requirements = [Requirement(k, "=", (v,)) for k, v in selector.items()]
+            # only the Services that select the pod, before or after the change
+            if any(labels_match(requirements, v["metadata"].get("labels")) for v in versions):
+                self._sync(service)
 
     def _sync(self, service: dict) -> None:
         if not (service.get("spec") or {}).get("selector"):

@@ -89,8 +89,12 @@ def record_event(
     component: str = "",
     *,
     action: str = "",
+    count: int = 1,
 ) -> dict | None:
-    """Create the Event, or bump the identical one already recorded. Returns it (None if dropped)."""
+    """Create the Event, or bump the identical one already recorded. Returns it (None if dropped).
+
+    ``count`` > 1 records that many occurrences at once (the kubelet's throttled probes, each of
+    whose results stands for several probe periods)."""
     ref = object_reference(involved)
     namespace = ref.get("namespace") or "default"
     opts = WriteOptions(manager=component or "event-recorder")
@@ -107,8 +111,9 @@ def record_event(
             try:
                 if existing is None:
                     new = _new_event(ref, namespace, reason, message, type_, component, action)
+                    new["count"] = count
                     return registry.create(EVENTS, namespace, new, opts)
-                existing["count"] = int(existing.get("count") or 1) + 1
+                existing["count"] = int(existing.get("count") or 1) + count
                 existing["lastTimestamp"] = now_rfc3339()
                 return registry.update(EVENTS, namespace, existing["metadata"]["name"], existing, opts)
             except ApiError as exc:

@@ -9,6 +9,12 @@ is what its kubelet reports.
 Durations from Kubernetes (v1.35 kubelet defaults), all divided by the time scale:
 restart back-off 10 s doubling to 300 s, reset after 10 min of running; image pull
 back-off the same; node status reported every 10 s.
+
+Workers do not poll: a worker sleeps until its next probe or restart is due, and is woken
+early by what can change its pod (a watch event for the pod or its node, its container
+exiting, a stop). Probes and node status have real-time floors (PROBE_MIN_INTERVAL,
+NODE_STATUS_MIN_INTERVAL) so that a compressed clock does not turn into hundreds of HTTP
+requests a second; see ``PodWorker._probe`` for why that keeps the simulated behaviour.
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ from sandbox.runtimes.base import ContainerSpec, RuntimeContext, SimClock
 from sandbox.runtimes.registry import runtime_for
 
 from .logs import LogStore
-from .probes import run_probe
+from .probes import ProbeResult, run_probe
 
 log = logging.getLogger("sandbox.kubelet")
 
@@ -51,8 +57,20 @@ BACKOFF_MAX = 300.0
 BACKOFF_RESET_AFTER = 600.0
 NODE_STATUS_PERIOD = 10.0
 POD_IP_SLOTS = 65536  # one 127.X.0.0/16 per sandbox (podnet.py)
-TICK = 0.05  # real seconds between a worker's checks, at most
-MIN_TICK = 0.005
+MIN_TICK = 0.005  # real seconds a worker sleeps at least between two passes
+# Real seconds a worker with nothing due sleeps at most: a safety net only, since every change
+# that matters to it (pod or node event, container exit, stop) wakes it at once.
+IDLE_POLL = 1.0
+# Real seconds between two runs of one probe, at least. Kubernetes' own minimum periodSeconds
+# is 1 s, and time-scaled periods would otherwise mean tens (scale 60) to hundreds (scale 600)
+# of HTTP requests a second on an idle sandbox. Each result stands for the probe periods that
+# elapsed since the previous identical one, so thresholds are still crossed at their simulated
+# time; only a change of a probe's answer is seen up to this late (in real time, which is all a
+# client can observe).
+PROBE_MIN_INTERVAL = 0.5
+# Real seconds between two node status reports, at least (also how soon a node-not-ready fault
+# is seen); the period itself is NODE_STATUS_PERIOD divided by the time scale.
+NODE_STATUS_MIN_INTERVAL = 1.0
 
 # Simulated pull time by image repository prefix (first match); GPU serving images are
 # large (vllm/vllm-openai:v0.14.0 is ~10 GB compressed), most others are small.
@@ -85,6 +103,18 @@ class ConfigError(Exception):
     """A container cannot be created: CreateContainerConfigError."""
 
 
+class _StopEvent(threading.Event):
+    """A worker's stop flag; setting it also wakes the worker from its sleep."""
+
+    def __init__(self, wake: threading.Event) -> None:
+        super().__init__()
+        self._wake = wake
+
+    def set(self) -> None:
+        super().set()
+        self._wake.set()
+
+
 class ContainerRun:
     """One container of a pod across its restarts."""
 
@@ -99,18 +129,20 @@ class ContainerRun:
         self.container_id = ""
         self.ctx: RuntimeContext | None = None
         self.thread: threading.Thread | None = None
+        self.done = threading.Event()  # set by the current run's thread as it ends
         self.exit_code: int | None = None
         self.started_mono = 0.0
         self.backoff = 0.0
         self.next_start = 0.0
         self.ever_started = False
         self.probe_due: dict[str, float] = {}
+        self.probe_last: dict[str, tuple[float, bool]] = {}  # kind -> (when, ok) of its last run
         self.failures: dict[str, int] = {}
         self.successes: dict[str, int] = {}
 
     @property
     def running(self) -> bool:
-        return self.thread is not None and self.thread.is_alive()
+        return self.thread is not None and not self.done.is_set() and self.thread.is_alive()
 
 
 class PodWorker:
@@ -120,7 +152,9 @@ class PodWorker:
         self.uid = pod["metadata"]["uid"]
         self.pod = pod
         self.containers = [ContainerRun(c) for c in pod["spec"].get("containers") or []]
-        self.stop = threading.Event()
+        self.wake = threading.Event()  # something changed: look again now
+        self.stop = _StopEvent(self.wake)
+        self.written_rv = ""  # resourceVersion of this worker's last status write
         self.ip = ""
         self.thread = threading.Thread(target=self._run, name=f"pod-{self.key[1]}", daemon=True)
 
@@ -138,8 +172,17 @@ class PodWorker:
             ref["fieldPath"] = f"spec.containers{{{container.name}}}"
         return ref
 
-    def _event(self, reason: str, message: str, type_: str = "Normal", container: ContainerRun | None = None):
-        record_event(self.kubelet.registry, self._ref(container), reason, message, type_, COMPONENT)
+    def _event(
+        self,
+        reason: str,
+        message: str,
+        type_: str = "Normal",
+        container: ContainerRun | None = None,
+        count: int = 1,
+    ):
+        record_event(
+            self.kubelet.registry, self._ref(container), reason, message, type_, COMPONENT, count=count
+        )
 
     def _current(self) -> dict | None:
         return self.kubelet.store.get("pods", self.key[0], self.key[1])
@@ -148,7 +191,10 @@ class PodWorker:
         """Sleep through a pull or its back-off; False as soon as the worker stops or the pod is
         deleted (or marked for deletion), so that a pod never pulled can still be deleted."""
         deadline = time.monotonic() + self._scaled(seconds)
-        while not self.stop.wait(max(0.0, min(TICK, deadline - time.monotonic()))):
+        while True:
+            self.wake.clear()  # before looking: a change from now on wakes the wait below
+            if self.stop.is_set():
+                return False
             pod = self._current()
             if (
                 pod is None
@@ -158,7 +204,7 @@ class PodWorker:
                 return False
             if time.monotonic() >= deadline:
                 return True
-        return False
+            self.wake.wait(max(0.0, min(IDLE_POLL, deadline - time.monotonic())))
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -170,6 +216,7 @@ class PodWorker:
             self._write_status(initial=True)
             self._pull_images()
             while not self.stop.is_set():
+                self.wake.clear()  # before looking: a change from now on wakes the wait below
                 pod = self._current()
                 if pod is None or pod["metadata"].get("uid") != self.uid:
                     self._kill_all("pod deleted")
@@ -180,12 +227,12 @@ class PodWorker:
                     return
                 if not self.kubelet.node_ready(pod["spec"].get("nodeName", "")):
                     self._write_status()  # NotReady node: containers keep running, pod not Ready
-                    self.stop.wait(TICK * 4)
+                    self.wake.wait(IDLE_POLL)  # the node's status write wakes it on recovery
                     continue
                 for container in self.containers:
                     self._sync_container(container)
                 self._write_status()
-                self.stop.wait(self._until_next_due())
+                self.wake.wait(self._until_next_due())
         except Exception:
             log.exception("pod worker %s/%s failed", *self.key)
         finally:
@@ -193,17 +240,19 @@ class PodWorker:
             self.kubelet.release_ip(self.uid)
 
     def _until_next_due(self) -> float:
-        """Sleep until the next probe or restart is due (at most TICK), so that compressed probe
-        periods are honoured at high time scales."""
+        """Real seconds until the next probe or restart is due (at most IDLE_POLL): events wake
+        the worker for everything else."""
         now = time.monotonic()
         due = []
         for c in self.containers:
             if c.running:  # the probes of its current phase; one already due is run at once
                 kinds = ("livenessProbe", "readinessProbe") if c.started else ("startupProbe",)
                 due += [c.probe_due[k] for k in kinds if c.spec.get(k) and k in c.probe_due]
+            elif c.thread is not None:
+                due.append(now)  # it has exited: record that at once
             elif c.next_start > now:
                 due.append(c.next_start)
-        return max(MIN_TICK, min([TICK, *(t - now for t in due)]))
+        return max(MIN_TICK, min([IDLE_POLL, *(t - now for t in due)]))
 
     def _pull_images(self) -> None:
         for container in self.containers:
@@ -344,6 +393,7 @@ class PodWorker:
             "containerd://" + hashlib.sha256(f"{self.uid}/{c.name}/{c.restart_count}".encode()).hexdigest()
         )
         c.ctx, c.exit_code = ctx, None
+        done = c.done = threading.Event()
 
         def run() -> None:
             try:
@@ -353,6 +403,8 @@ class PodWorker:
                 c.exit_code = 128
             finally:
                 writer.close()
+                done.set()
+                self.wake.set()  # the worker records the exit (and schedules the restart) now
 
         c.thread = threading.Thread(target=run, name=f"ctr-{self.key[1]}-{c.name}", daemon=True)
         if not c.ever_started:
@@ -364,7 +416,7 @@ class PodWorker:
             kind: c.started_mono + self._scaled((c.spec.get(kind) or {}).get("initialDelaySeconds", 0))
             for kind in ("startupProbe", "livenessProbe", "readinessProbe")
         }
-        c.failures, c.successes = {}, {}
+        c.failures, c.successes, c.probe_last = {}, {}, {}
         c.started = "startupProbe" not in c.spec
         c.ready = c.started and "readinessProbe" not in c.spec
         c.thread.start()
@@ -435,29 +487,74 @@ class PodWorker:
 
     # -- probes ------------------------------------------------------------------------------
     def _probe(self, c: ContainerRun, now: float) -> None:
+        """Run the probes that are due, each at most every PROBE_MIN_INTERVAL real seconds.
+
+        A result that equals the probe's previous one stands for every period in between (the
+        answer held at both ends), so the consecutive-result counts, and with them the moment a
+        threshold is crossed, follow the simulated clock as at one probe per period. A probe
+        that is counting towards a threshold is run again exactly when the threshold would be
+        reached, so a kill or a Ready change happens at its simulated time; only a change of
+        the container's answer is seen up to PROBE_MIN_INTERVAL late.
+
+        Liveness and readiness probes that ask the same question (the same action, as the
+        chart's /health probes do) share one request when both are due, and a probe held back
+        only by the floor rides along with its due sibling; so they stay in step."""
         order = ("startupProbe",) if not c.started else ("livenessProbe", "readinessProbe")
+        probes = {kind: c.spec[kind] for kind in order if c.spec.get(kind)}
+        due = {kind for kind in probes if now >= c.probe_due.get(kind, 0)}
+        if not due:
+            return
+        asked = {_probe_action(probes[kind]) for kind in due}
+        for kind, probe in probes.items():
+            last = c.probe_last.get(kind)
+            if (
+                kind not in due
+                and last is not None
+                and _probe_action(probe) in asked
+                and now - last[0] >= self._scaled(probe.get("periodSeconds", 10))
+            ):
+                due.add(kind)  # past its own period, held back by the floor only
+        answers: dict[str, ProbeResult] = {}
         for kind in order:
-            probe = c.spec.get(kind)
-            if not probe or now < c.probe_due.get(kind, 0):
+            if kind not in due:
                 continue
-            c.probe_due[kind] = now + self._scaled(probe.get("periodSeconds", 10))
-            result = run_probe(probe, c.spec, self.ip, self._scaled(probe.get("timeoutSeconds", 1)))
+            probe = probes[kind]
+            period = self._scaled(probe.get("periodSeconds", 10))
+            action = _probe_action(probe)
+            result = answers.get(action)
+            if result is None:
+                timeout = self._scaled(probe.get("timeoutSeconds", 1))
+                result = answers[action] = run_probe(probe, c.spec, self.ip, timeout)
+            previous = c.probe_last.get(kind)
+            c.probe_last[kind] = (now, result.ok)
+            times = 1
+            if previous is not None and previous[1] == result.ok and period > 0:
+                times = max(1, round((now - previous[0]) / period))
             if result.ok:
                 c.failures[kind] = 0
-                c.successes[kind] = c.successes.get(kind, 0) + 1
+                c.successes[kind] = c.successes.get(kind, 0) + times
                 if kind == "startupProbe":
                     c.started = True
                     c.ready = "readinessProbe" not in c.spec
                 elif kind == "readinessProbe" and c.successes[kind] >= probe.get("successThreshold", 1):
                     c.ready = True
+                to_go = probe.get("successThreshold", 1) - c.successes[kind]
+                c.probe_due[kind] = now + self._probe_interval(
+                    period, to_go if kind == "readinessProbe" and not c.ready else 0
+                )
                 continue
             c.successes[kind] = 0
-            c.failures[kind] = c.failures.get(kind, 0) + 1
+            c.failures[kind] = c.failures.get(kind, 0) + times
+            threshold = probe.get("failureThreshold", 3)
+            to_go = threshold - c.failures[kind]
+            c.probe_due[kind] = now + self._probe_interval(
+                period, to_go if kind != "readinessProbe" or c.ready else 0
+            )
             label = {"startupProbe": "Startup", "livenessProbe": "Liveness", "readinessProbe": "Readiness"}[
                 kind
             ]
-            self._event("Unhealthy", f"{label} probe failed: {result.message}", "Warning", c)
-            if c.failures[kind] < probe.get("failureThreshold", 3):
+            self._event("Unhealthy", f"{label} probe failed: {result.message}", "Warning", c, count=times)
+            if c.failures[kind] < threshold:
                 continue
             if kind == "readinessProbe":
                 c.ready = False
@@ -466,6 +563,14 @@ class PodWorker:
             self._event("Killing", f"Container {c.name} failed {what} probe, will be restarted", "Normal", c)
             self._kill(c)
             return
+
+    def _probe_interval(self, period: float, to_go: int) -> float:
+        """Real seconds until a probe's next run: its period, stretched to the real-time floor,
+        but not past the moment ``to_go`` more equal results would cross its threshold."""
+        floor = self.kubelet.probe_min_interval
+        if to_go > 0:
+            floor = min(floor, to_go * period)
+        return max(period, floor)
 
     def _kill(self, c: ContainerRun) -> None:
         if c.ctx is not None:
@@ -525,6 +630,7 @@ class PodWorker:
         old = pod.get("status") or {}
         conditions = {c["type"]: c for c in old.get("conditions") or []}
         now = now_rfc3339()
+        host_ip = self.kubelet.host_ip(pod)
 
         def condition(kind: str, ok: bool, reason: str = "", message: str = "") -> dict:
             previous = conditions.get(kind)
@@ -554,8 +660,8 @@ class PodWorker:
             **old,
             "phase": phase,
             "conditions": new_conditions,
-            "hostIP": self.kubelet.host_ip(pod),
-            "hostIPs": [{"ip": self.kubelet.host_ip(pod)}],
+            "hostIP": host_ip,
+            "hostIPs": [{"ip": host_ip}],
             "podIP": self.ip,
             "podIPs": [{"ip": self.ip}],
             "startTime": old.get("startTime") or now,
@@ -565,7 +671,8 @@ class PodWorker:
             return
         updated = {**pod, "status": status}
         try:
-            self.kubelet.registry.update(PODS, self.key[0], self.key[1], updated, KUBELET, "status")
+            written = self.kubelet.registry.update(PODS, self.key[0], self.key[1], updated, KUBELET, "status")
+            self.written_rv = written["metadata"].get("resourceVersion", "")
         except ApiError as exc:
             if exc.code not in (404, 409):
                 raise
@@ -581,6 +688,12 @@ class PodWorker:
         return "Running"
 
 
+def _probe_action(probe: dict) -> str:
+    """What a probe asks, and how long it waits for the answer: equal for probes one request serves."""
+    keys = ("httpGet", "tcpSocket", "exec", "grpc", "timeoutSeconds")
+    return json.dumps({k: probe.get(k) for k in keys}, sort_keys=True)
+
+
 def _same_status(old: dict, new: dict) -> bool:
     """Equal but for condition timestamps that would not change anyway."""
     return json.dumps(old, sort_keys=True) == json.dumps(new, sort_keys=True)
@@ -593,9 +706,16 @@ class Kubelet(Controller):
     resources = ("pods", "nodes")
 
     def __init__(
-        self, registry: Registry, state_dir: Path, faults: Faults, clock: SimClock, pod_network: str = "127.1"
+        self,
+        registry: Registry,
+        state_dir: Path,
+        faults: Faults,
+        clock: SimClock,
+        pod_network: str = "127.1",
+        probe_min_interval: float = PROBE_MIN_INTERVAL,
     ) -> None:
         super().__init__(registry)
+        self.probe_min_interval = probe_min_interval
         self.pod_network = pod_network  # "127.X": pods get 127.X.0.2 upwards
         self.faults = faults
         self.clock = clock
@@ -662,13 +782,22 @@ class Kubelet(Controller):
         self._heartbeat(force=True)
 
     def on_event(self, event: StoredEvent, obj: dict) -> None:
-        if event.resource == "nodes":
+        if event.resource == "nodes":  # its readiness decides its pods' Ready condition
+            name = obj["metadata"].get("name")
+            for worker in list(self.workers.values()):
+                if worker.pod["spec"].get("nodeName") == name:
+                    worker.wake.set()
             return
         uid = obj["metadata"].get("uid", "")
         if event.type == DELETED:
             worker = self.workers.pop(uid, None)
             if worker is not None:
                 worker.stop.set()
+            return
+        worker = self.workers.get(uid)
+        if worker is not None:
+            if str(event.rv) != worker.written_rv:  # not just its own status write coming back
+                worker.wake.set()
             return
         self._ensure_worker(obj)
 
@@ -688,7 +817,8 @@ class Kubelet(Controller):
 
     def _heartbeat(self, force: bool = False) -> None:
         now = time.monotonic()
-        if not force and now - self._last_heartbeat < self.clock.real_seconds(NODE_STATUS_PERIOD):
+        period = max(self.clock.real_seconds(NODE_STATUS_PERIOD), NODE_STATUS_MIN_INTERVAL)
+        if not force and now - self._last_heartbeat < period:
             return
         self._last_heartbeat = now
         for node in self.store.list("nodes")[0]:

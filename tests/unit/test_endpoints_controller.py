@@ -236,6 +236,36 @@ def test_unchanged_endpoints_are_not_rewritten(cluster):
     assert after == before
 
 
+def test_pod_writes_that_change_no_endpoint_are_not_synced(cluster, monkeypatch):
+    cluster.service()
+    cluster.pod("web-a", "127.1.0.2", ready=True)
+    cluster.pump()
+    synced = []
+    monkeypatch.setattr(
+        cluster.controller, "_sync", lambda service: synced.append(service["metadata"]["name"])
+    )
+    pod = cluster.store.get("pods", "default", "web-a")
+    pod["status"]["containerStatuses"] = [{"name": "c", "restartCount": 3}]  # endpoints show none of it
+    cluster.registry.update(PODS, "default", "web-a", pod, CLIENT, "status")
+    cluster.pump()
+    assert synced == []
+    cluster.set_ready("web-a", False)
+    cluster.pump()
+    assert synced == ["web"]
+
+
+def test_a_pod_relabelled_out_of_a_selector_leaves_its_endpoints(cluster):
+    cluster.service()
+    cluster.pod("web-a", "127.1.0.2", ready=True)
+    cluster.pump()
+    assert ips(cluster.endpoints()["subsets"][0]["addresses"]) == ["127.1.0.2"]
+    pod = cluster.store.get("pods", "default", "web-a")
+    pod["metadata"]["labels"] = {"app": "other"}
+    cluster.registry.update(PODS, "default", "web-a", pod, CLIENT)
+    cluster.pump()
+    assert "subsets" not in cluster.endpoints() and cluster.slice()["endpoints"] == []
+
+
 def test_service_without_selector_gets_no_endpoints(cluster):
     cluster.service(selector={})
     cluster.pod("web-a", "127.1.0.2", ready=True)

@@ -146,7 +146,9 @@ class ProbeTarget:
 class Cluster:
     """A registry with one node and the kubelet controller running against it."""
 
-    def __init__(self, tmp_path, time_scale: float = 10000.0) -> None:
+    # A probe floor well under the shipped PROBE_MIN_INTERVAL keeps tests that count probe hits
+    # quick; the tests of the floor itself pass the shipped value.
+    def __init__(self, tmp_path, time_scale: float = 10000.0, probe_min_interval: float = 0.02) -> None:
         self.store = Store(tmp_path / "store.sqlite")
         self.registry = Registry(self.store)
         self.registry.create(NAMESPACES, None, {"metadata": {"name": "default"}}, CLIENT)
@@ -163,7 +165,9 @@ class Cluster:
         }
         self.registry.create(NODES, None, node, CLIENT)
         self.faults = Faults(tmp_path)
-        self.kubelet = Kubelet(self.registry, tmp_path, self.faults, SimClock(time_scale))
+        self.kubelet = Kubelet(
+            self.registry, tmp_path, self.faults, SimClock(time_scale), probe_min_interval=probe_min_interval
+        )
         self.stop = threading.Event()
         self.kubelet.start(self.stop)
 
@@ -509,15 +513,49 @@ def test_liveness_probe_failure_kills_and_restarts_the_container(cluster, probe_
     assert container_status(cluster.pod())["restartCount"] == settled
 
 
-def test_compressed_probe_periods_are_honoured_below_the_worker_tick(cluster, probe_target):
-    # periodSeconds 1 at time scale 10000 is 0.1 ms: probes run back to back (every few ms at
-    # most), not once per 50 ms worker tick.
-    probe = {"httpGet": {"host": "127.0.0.1", "port": probe_target.port}, "periodSeconds": 1}
-    cluster.create(pod_body(readinessProbe=probe))
-    wait_for(cluster.running_and_ready, what="pod ready")
-    hits = probe_target.hits
-    # once per worker tick, 30 probes would take 29 ticks (1.45 s)
-    wait_for(lambda: probe_target.hits >= hits + 30, timeout=28 * kubelet_module.TICK, what="30 quick probes")
+def test_probes_run_at_most_every_probe_min_interval_of_real_time(tmp_path, probe_target):
+    # periodSeconds 1 at time scale 10000 is 0.1 ms: without the floor that would be thousands
+    # of requests a second; with it, about one every PROBE_MIN_INTERVAL. The liveness and
+    # readiness probes ask the same question, so one request answers both.
+    cluster = Cluster(tmp_path, probe_min_interval=kubelet_module.PROBE_MIN_INTERVAL)
+    try:
+        probe = {"httpGet": {"host": "127.0.0.1", "port": probe_target.port}, "periodSeconds": 1}
+        cluster.create(pod_body(readinessProbe=probe, livenessProbe={**probe, "periodSeconds": 2}))
+        wait_for(cluster.running_and_ready, what="pod ready")
+        hits, started = probe_target.hits, time.monotonic()
+        time.sleep(4 * kubelet_module.PROBE_MIN_INTERVAL)
+        runs = (time.monotonic() - started) / kubelet_module.PROBE_MIN_INTERVAL
+        assert 2 <= probe_target.hits - hits <= runs + 1
+    finally:
+        cluster.close()
+
+
+def test_a_throttled_probe_still_crosses_its_threshold_at_its_simulated_time(tmp_path, probe_target):
+    # failureThreshold 50 at periodSeconds 1 is 50 simulated seconds (5 ms real here): the pod
+    # turns unready about when the first failure is seen, not after 50 floors (25 s), and the
+    # Unhealthy event counts every failed period.
+    cluster = Cluster(tmp_path, probe_min_interval=kubelet_module.PROBE_MIN_INTERVAL)
+    try:
+        probe = {
+            "httpGet": {"host": "127.0.0.1", "port": probe_target.port},
+            "periodSeconds": 1,
+            "failureThreshold": 50,
+        }
+        created = cluster.create(pod_body(readinessProbe=probe))
+        wait_for(cluster.running_and_ready, what="pod ready")
+        probe_target.status = 503
+        hits = probe_target.hits
+        wait_for(
+            lambda: not is_ready(cluster.pod()),
+            timeout=kubelet_module.PROBE_MIN_INTERVAL + 1,
+            what="pod unready",
+        )
+        assert probe_target.hits - hits <= 3
+        [unhealthy] = cluster.events(created, "Unhealthy")
+        assert unhealthy["count"] >= 50
+        assert container_status(cluster.pod())["restartCount"] == 0
+    finally:
+        cluster.close()
 
 
 def test_failing_startup_probe_kills_and_restarts_and_the_container_never_starts(cluster):
