@@ -63,3 +63,11 @@ clean: sandbox-down
 # Also drops the downloaded helm/kubectl wheels (the next setup needs the network again).
 distclean: clean
 	rm -rf .cache
+
+# Resolves the shipped tts_desired bootstrap's pip steps with real pip (>= 26, Python 3.12)
+# against the image's package set, in dry-run (scripts/check_bootstrap.py --help). Needs the
+# network; not part of `make test`. E.g. CHECK_BOOTSTRAP_ARGS='--output docs/bootstrap-resolution.txt'.
+CHECK_BOOTSTRAP_ARGS ?=
+.PHONY: check-bootstrap
+check-bootstrap: $(VENV)/.requirements.stamp
+	$(VENV_PY) scripts/check_bootstrap.py $(CHECK_BOOTSTRAP_ARGS)

@@ -11,6 +11,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = REPO / ".venv" / "bin"
+sys.path.insert(0, str(REPO))  # the benchmarks read the shipped defaults through runbooks.defaults
 
 
 def tool_env(state: Path | None = None) -> dict:

@@ -21,6 +21,8 @@ from pathlib import Path
 import yaml
 from _support import BIN, REPO, sandbox_down, tool_env, write_inventory
 
+from runbooks.defaults import shipped_block
+
 
 def fix(inv: Path, *args: str, on_line=None) -> tuple[float, int, str]:
     start = time.perf_counter()
@@ -74,7 +76,7 @@ def main() -> int:
             reruns = [fix(inv)[0] for _ in range(3)]
             print(f"no-op rerun: {min(reruns):.1f}s best, {sum(reruns) / len(reruns):.1f}s mean of 3")
 
-            desired = yaml.safe_load((REPO / "roles/tts_common/defaults/main.yml").read_text())["tts_desired"]
+            desired = shipped_block()
             desired["extraArgs"] = [a for a in desired["extraArgs"] if a != "--omni"]
             faulty = tmp / "faulty.yml"
             faulty.write_text(yaml.safe_dump({"tts_desired": desired, "tts_pitfalls_fail_on": "never"}))

@@ -218,10 +218,12 @@ COMMANDS: dict[str, Command] = {
             "lint",
             "check the values file and tts_desired against the known pitfalls (no cluster)",
             "No cluster, no API call: check the values file's tts block (any file with "
-            "-e values_file=PATH) and tts_desired against the known pitfalls (pre-release image, "
-            "transformers upgrade, unpinned vllm-omni clone, missing --omni, --no-deps hiding "
-            "dependencies, torch not held, flash-attn as a hard dependency, port mismatch). Each "
-            "finding: rule id, line in the file, message, fix. Exit 1 on findings.",
+            "-e values_file=PATH) and tts_desired against the known pitfalls (git in an image without "
+            "it, missing --omni, unpinned vllm-omni source, --no-deps hiding dependencies, flash-attn "
+            "built from source or not tolerated, transformers upgrade, port mismatch, pre-release image; "
+            "warnings: installs that float between pod starts, engine flags --omni ignores). Each "
+            "finding: rule id, line in the file, severity, message, fix. Exit 1 on errors "
+            "(-e tts_lint_fail_on=warning: also on warnings).",
             changes_cluster=False,
         ),
     )

@@ -6,7 +6,8 @@ Contract with the playbooks
 * **Product facts.** Roles publish facts with ``ansible.builtin.set_stats`` and
   ``per_host: true``; the keys runner.py reports are :data:`PRODUCT_FACTS`
   (``revision_before``, ``revision_after``, ``tts_pod``, ``health``, ``speech_latency_ms``,
-  ``diagnosis``, ``values_changed``, ``rolled_back``); any other key is reported as well.
+  ``diagnosis``, ``values_changed``, ``rolled_back``, ``pitfall_findings``); any other key is
+  reported as well.
   ansible-runner 2.4 puts only the run-wide (``per_host: false``) data into the
   ``playbook_on_stats`` event's ``artifact_data`` (its callback reads
   ``stats.custom['_run']``), so per-host facts are taken from the ``ansible_stats`` that each
@@ -41,6 +42,7 @@ PRODUCT_FACTS = (
     "diagnosis",
     "values_changed",
     "rolled_back",
+    "pitfall_findings",
 )
 CONFIG_ERROR_PREFIX = "CONFIG:"
 _COUNTS = {
@@ -219,10 +221,33 @@ def _fact_lines(facts: dict) -> list[str]:
         parts.append(f"speech {shown} ms")
     if parts:
         lines.append(", ".join(parts))
-    if facts.get("diagnosis"):
-        lines.append(f"diagnosis: {facts['diagnosis']}")
+    lines += diagnosis_lines(facts.get("diagnosis"))
+    for finding in facts.get("pitfall_findings") or ():  # let through by preflight (below fail_on)
+        lines.append(
+            f"{finding['severity']}: {finding['rule_id']}: {finding['message']} Fix: {finding['fix']}"
+        )
     if facts.get("error") and facts.get("error") != facts.get("diagnosis"):
         lines.append(f"error: {facts['error']}")
+    return lines
+
+
+def diagnosis_lines(diagnosis: Any) -> list[str]:
+    """The diagnosis as the playbooks publish it: a sentence, or the rollout's dict (cause_id, summary,
+    evidence, fix, also); each secondary cause in ``also`` gets its own "also:" line."""
+    if not diagnosis:
+        return []
+    if not isinstance(diagnosis, dict):
+        return [f"diagnosis: {diagnosis}"]
+    head = f"diagnosis: {diagnosis.get('cause_id', '?')}: {diagnosis.get('summary', '')}"
+    if diagnosis.get("evidence"):
+        head += f" (evidence: {diagnosis['evidence']})"
+    lines = [head]
+    if diagnosis.get("fix"):
+        lines.append(f"fix: {diagnosis['fix']}")
+    for other in diagnosis.get("also") or ():
+        if isinstance(other, dict):
+            line = f"also: {other.get('cause_id', '?')}: {other.get('summary', '')}"
+            lines.append(line + (f" (evidence: {other['evidence']})" if other.get("evidence") else ""))
     return lines
 
 

@@ -3,8 +3,8 @@
 Where each choice comes from:
 
 - Pools and labels. The user's chart (``examples/HelmChart/custom-chart/values.yaml``) pins
-  every model server to GPU nodes by a ``memorysize`` label (16GB, 24GB), and BRIEF.md names
-  16GB nodes for ``tts``. We add an 80GB pool for larger models; nothing in the chart uses it.
+  every model server to GPU nodes by a ``memorysize`` label (16GB, 24GB), ``tts`` to the 16GB
+  ones. We add an 80GB pool for larger models; nothing in the chart uses it.
 - Counts. Enabled services: embedding, reranker, asr and tts on 16GB (4 GPUs), chat and code
   on 24GB (2 GPUs); each asks ``nvidia.com/gpu: 1``. The 16GB pool has 5 single-GPU nodes:
   the four services plus one spare so that a RollingUpdate of ``local-llm-tts`` can surge a
@@ -18,8 +18,9 @@ Where each choice comes from:
 - Sizes. Real instance types, so capacities are believable: AWS g4dn.2xlarge (1x NVIDIA T4
   16 GB, 8 vCPU, 32 GiB), g5.2xlarge (1x A10G 24 GB, 8 vCPU, 32 GiB), p4de.24xlarge (8x
   A100-SXM4-80GB, 96 vCPU, 1152 GiB) and m5.xlarge (4 vCPU, 16 GiB) for the CPU node.
-- GPU labels follow NVIDIA GPU Feature Discovery: ``nvidia.com/gpu.product``,
-  ``nvidia.com/gpu.memory`` (MiB, as NVML reports it), ``nvidia.com/gpu.count``.
+- GPU labels follow NVIDIA GPU Feature Discovery: ``nvidia.com/gpu.product`` (the NVML product
+  name with spaces as dashes: ``Tesla-T4``, ``NVIDIA-A10G``, ``NVIDIA-A100-SXM4-80GB``; preflight
+  reads it), ``nvidia.com/gpu.memory`` (MiB, as NVML reports it), ``nvidia.com/gpu.count``.
 - Allocatable = capacity minus the kubelet reservations of the EKS node bootstrap: CPU 6% of
   the first core, 1% of the second, 0.5% of cores 3-4, 0.25% of the rest; memory
   255Mi + 11Mi per pod plus the 100Mi hard eviction threshold; ephemeral storage 1Gi plus

@@ -21,7 +21,7 @@ KNOWN: dict[str, tuple[str, dict[str, object]]] = {
     "drop-watches": ("end every watch stream after a few seconds", {"after_seconds": 2.0}),
     "node-not-ready": ("mark a node NotReady (its kubelet stops reporting)", {"node": ""}),
     "image-pull-failure": ("fail pulls of one image (ErrImagePull, then ImagePullBackOff)", {"image": ""}),
-    "flash-attn-build-failure": ("make every 'pip install flash-attn' source build fail", {}),
+    "flash-attn-build-failure": ("fail flash-attn source builds (--no-build-isolation) minutes in", {}),
     "slow-model-load": ("multiply vLLM model load time", {"factor": 10.0}),
     "health-flapping": ("make /health alternate between 200 and 503", {"period_seconds": 5.0}),
     # vLLM's /health answers 503 when check_health() raises EngineDeadError: the API process lives on

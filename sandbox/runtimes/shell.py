@@ -14,6 +14,8 @@ Builtins cover what bootstrap scripts use to move text around: ``echo``, ``print
 ``cat``, ``grep``, ``tee``, ``mkdir``, ``touch``, ``rm``, ``cd``, ``sleep``, redirections to a
 virtual file system (``>``, ``>>``, ``<``, ``2>/dev/null``, ``2>&1``, ``&>``, here-documents) and
 pipes. Every other program goes to the runtime's handler; the default handler succeeds silently.
+A shell given ``on_path`` (the image's commands) first checks that a program exists: one that does not
+gets bash's ``bash: NAME: command not found`` (dash's ``sh: LINE: NAME: not found``) and status 127.
 
 Supported compound commands: ``if/elif/else/fi`` and ``for NAME [in WORDS]; do ...; done``.
 ``while``/``until``/``case``/functions/``( )``/``{ }`` and arithmetic are reported as unsupported
@@ -778,7 +780,12 @@ class FileSystem:
 
     def __init__(self) -> None:
         self.files: dict[str, str] = {}
-        self.directories: set[str] = {"/", "/tmp", "/root", "/models", "/usr", "/usr/local", "/usr/local/bin"}
+        # An Ubuntu base image's top-level directories (the image is ubuntu22.04-based, fact image-base),
+        # plus /models, the chart's model volume.
+        self.directories: set[str] = {
+            "/", "/bin", "/etc", "/home", "/mnt", "/opt", "/root", "/srv", "/tmp", "/usr", "/usr/bin",
+            "/usr/lib", "/usr/local", "/usr/local/bin", "/usr/local/lib", "/var", "/var/tmp", "/models",
+        }  # fmt: skip
 
     def read(self, path: str) -> str | None:
         return self.files.get(path)
@@ -855,13 +862,25 @@ class _Frame:
     positional: list[str]  # $0 first
     options: _Options
     cwd: str = "/"
+    dialect: str = "bash"  # "bash" or "dash" (Ubuntu's sh): their error messages differ
+    line: int = 0  # the line of the command being run (for error messages)
     last_status: int = 0
     errexit_ignored: int = 0  # >0 inside if-tests and non-final &&/|| members
     pending_substitution_status: int | None = None
 
     def child(self, positional: list[str], options: _Options) -> _Frame:
         exported = {k: v for k, v in self.variables.items() if k in self.exported}
-        return _Frame(exported, set(exported), positional, options, self.cwd)
+        return _Frame(exported, set(exported), positional, options, self.cwd, self.dialect)
+
+    def not_found(self, name: str) -> str:
+        """The shell's message for a program that is not there (observed with GNU bash 5.2 and dash:
+        bash names the line unless its $0 is plain ``bash``, as for ``bash -c SCRIPT``)."""
+        if self.dialect == "dash":
+            return f"{self.positional[0]}: {self.line}: {name}: not found"
+        where = (
+            self.positional[0] if self.positional[0] == "bash" else f"{self.positional[0]}: line {self.line}"
+        )
+        return f"{where}: {name}: {'No such file or directory' if '/' in name else 'command not found'}"
 
 
 _SET_FLAGS = {"e": "errexit", "u": "nounset", "x": "xtrace"}
@@ -876,10 +895,12 @@ class Shell:
         handler: CommandHandler = succeed_silently,
         fs: FileSystem | None = None,
         sleep: Callable[[float], None] | None = None,
+        on_path: Callable[[str], bool] | None = None,
     ) -> None:
         self.handler = handler
         self.fs = fs or FileSystem()
         self._sleep = sleep or (lambda seconds: None)
+        self.on_path = on_path  # None: every program exists
 
     # -- entry points -------------------------------------------------------------------------
 
@@ -888,6 +909,10 @@ class Shell:
         frame = _Frame(dict(env), set(env), ["sh"], _Options())
         if not argv:
             return 0
+        if argv[0] not in _BUILTINS and not self.exists(argv[0]):
+            # No shell to complain: the container runtime cannot start the process (runc's wording).
+            err.line(f'exec: "{argv[0]}": executable file not found in $PATH')
+            return 128
         try:
             return self._dispatch(frame, argv, dict(env), "", out, err)
         except _Exit as done:
@@ -898,6 +923,9 @@ class Shell:
     ) -> int:
         frame = _Frame(dict(env), set(env), positional or ["sh"], _Options())
         return self._run_text(frame, text, "", out, err, name=frame.positional[0])
+
+    def exists(self, program: str) -> bool:
+        return self.on_path is None or self.on_path(program)
 
     # -- scripts --------------------------------------------------------------------------------
 
@@ -1006,6 +1034,7 @@ class Shell:
             status = frame.pending_substitution_status
             return 0 if status is None else status
         env = {k: v for k, v in frame.variables.items() if k in frame.exported} | assigned
+        frame.line = command.line
         return self._dispatch(frame, argv, env, stdin, out, err)
 
     def _dispatch(
@@ -1013,6 +1042,9 @@ class Shell:
     ) -> int:
         if argv[0] in _BUILTINS:
             return _BUILTINS[argv[0]](_Call(self, frame, argv, env, stdin, out, err))
+        if not self.exists(argv[0]):
+            err.line(frame.not_found(argv[0]))
+            return 127
         program = posixpath.basename(argv[0])
         if program in SHELL_PROGRAMS:
             return self._run_shell_program(frame, argv, env, stdin, out, err)
@@ -1050,7 +1082,7 @@ class Shell:
                 err.line(f"{shell_name}: -c: option requires an argument")
                 return 2
             script = rest[index]
-            positional = rest[index + 1 :] or [shell_name]
+            positional = rest[index + 1 :] or [argv[0]]  # $0 is the name it was run by (/bin/bash)
             name = shell_name
         elif index < len(rest):
             path = posixpath.normpath(posixpath.join(frame.cwd, rest[index]))
@@ -1062,7 +1094,8 @@ class Shell:
             name = rest[index]
         else:
             script, positional, name = stdin, [shell_name], shell_name
-        child = _Frame(dict(env), set(env), positional, options, frame.cwd)
+        dialect = "dash" if shell_name in ("sh", "dash") else "bash"  # Ubuntu's /bin/sh is dash
+        child = _Frame(dict(env), set(env), positional, options, frame.cwd, dialect)
         return self._run_text(child, script, stdin, out, err, name=name)
 
     # -- redirections ---------------------------------------------------------------------------
@@ -1385,6 +1418,21 @@ def _exec(call: _Call) -> int:
     raise _Exit(call.shell._dispatch(call.frame, args, call.env, call.stdin, call.out, call.err))
 
 
+def _command(call: _Call) -> int:
+    """``command -v NAME`` (where a program is, or status 1) and ``command NAME ARGS`` (run it)."""
+    args = call.argv[1:]
+    if args[:1] in (["-v"], ["-V"]):
+        found = [name for name in args[1:] if name in _BUILTINS or call.shell.exists(name)]
+        for name in found:
+            call.out.line(name if name in _BUILTINS or "/" in name else f"/usr/bin/{name}")
+        return 0 if found and len(found) == len(args[1:]) else 1
+    while args[:1] == ["-p"]:
+        args = args[1:]
+    if not args:
+        return 0
+    return call.shell._dispatch(call.frame, args, call.env, call.stdin, call.out, call.err)
+
+
 def _cd(call: _Call) -> int:
     target = call.argv[1] if len(call.argv) > 1 else call.frame.variables.get("HOME", "/root")
     call.frame.cwd = call.path(target)
@@ -1598,6 +1646,7 @@ _BUILTINS: dict[str, Builtin] = {
     "eval": _eval,
     "exec": _exec,
     "cd": _cd,
+    "command": _command,
     "source": _source,
     ".": _source,
     "test": _test,

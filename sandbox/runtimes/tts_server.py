@@ -1,6 +1,6 @@
 """Real HTTP listeners for simulated containers: the vLLM(-Omni) OpenAI server and a plain "ok" server.
 
-``ModelServer`` answers like vLLM-Omni's API server (BRIEF.md fact 6): ``GET /health`` (503 until the
+``ModelServer`` answers like vLLM-Omni's API server (fact serving-api): ``GET /health`` (503 until the
 model is loaded, then 200; the ``health-flapping`` fault alternates them, ``engine-dead`` keeps them
 503), ``GET /v1/models``, and for a speech model ``GET /v1/audio/voices`` and
 ``POST /v1/audio/speech``, which returns real 24 kHz mono 16-bit audio: a deterministic tone per

@@ -1,11 +1,14 @@
 """The vLLM runtime: a container of ``vllm/vllm-openai`` or ``vllm/vllm-omni`` run step by step.
 
 The container's ``command + args`` (or the image's ``vllm serve`` entrypoint + args) go through the
-safe shell interpreter (``shell.py``); this module supplies the programs a bootstrap uses:
+safe shell interpreter (``shell.py``), which knows the image's commands (``vllm_images.IMAGES``): any
+other program is "command not found" (image-no-git). This module supplies the programs a bootstrap uses:
 
-- ``git clone`` (remembers where and at which ref vllm-omni was cloned), ``git checkout``;
-- ``pip install`` with a small resolver over ``vllm_rules.PACKAGE_INDEX`` (``-U``, pins, ``-e``,
-  ``--no-deps``, ``-c``/``--constraint``/``PIP_CONSTRAINT``, ``-r``), ``pip freeze``/``list``/``show``;
+- ``curl``, ``sha256sum``, ``tar`` (``fetch.py``) over the download table: vllm-omni's source without git;
+- ``pip install`` with a small resolver over ``vllm_packages.PACKAGE_INDEX`` (``-U``, pins, extras,
+  ``-e``, local directories and archives, ``--no-deps``, ``-c``/``--constraint``/``PIP_CONSTRAINT``,
+  ``-r``, ``--only-binary``, ``--no-build-isolation``, ``--dry-run``), ``pip freeze``/``list``/``show``/
+  ``check``/``uninstall``; the pip rows of ``vllm_rules.RULES`` decide flash-attn's fate;
 - ``vllm serve`` (and ``python -m vllm.entrypoints.openai.api_server``): checks the rules of
   ``vllm_rules.RULES`` stage by stage, then loads the model and serves real HTTP (``tts_server.py``).
 
@@ -15,19 +18,26 @@ container returns ``KILLED`` with its listener closed.
 
 from __future__ import annotations
 
-import hashlib
 import posixpath
 import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
+from sandbox.runtimes import fetch
 from sandbox.runtimes import vllm_rules as data
 from sandbox.runtimes.base import KILLED, ContainerSpec, RuntimeContext
 from sandbox.runtimes.shell import FileSystem, Interrupted, Invocation, LineLog, Output, Shell
 from sandbox.runtimes.tts_server import ModelServer
+from sandbox.runtimes.vllm_images import (
+    CONSOLE_SCRIPTS,
+    IMAGE_REPOSITORIES,
+    download_for,
+    freeze_names,
+    image_row,
+)
 
-SITE_PACKAGES = "/usr/local/lib/python3.12/dist-packages"
+SITE_PACKAGES = data.SITE_PACKAGES
 
 # ---------------------------------------------------------------------------------------------
 # Images
@@ -57,23 +67,33 @@ class ImageProfile:
     torch_version: str
     omni_preinstalled: str | None  # vllm-omni version baked into a vllm/vllm-omni image
     packages: dict[str, str]
-
-    @property
-    def prerelease(self) -> bool:
-        return self.repository == data.OMNI_IMAGE_REPOSITORY and "rc" in self.tag.lower()
+    commands: frozenset[str]
+    entrypoint: tuple[str, ...]
+    names: dict[str, str]  # canonical -> as pip freeze prints it (Jinja2, pydantic_core)
 
     @classmethod
     def of(cls, image: str) -> ImageProfile:
         repository, tag = split_image(image)
-        release = re.match(r"v?(\d+\.\d+\.\d+)((?:rc|a|b)\d+)?", tag)
-        vllm_version = release.group(1) if release else data.PACKAGE_INDEX["vllm"].versions[-1]
-        packages = dict(data.IMAGE_PACKAGES, vllm=vllm_version)
-        omni = None
-        if repository == data.OMNI_IMAGE_REPOSITORY:
-            omni = vllm_version + (release.group(2) or "" if release else "")
-            packages.update(data.OMNI_IMAGE_EXTRA_PACKAGES)
-            packages["vllm-omni"] = omni
-        return cls(repository, tag, vllm_version, packages["torch"], omni, packages)
+        row = image_row(repository, tag)
+        packages = row.packages
+        omni = row.omni_version
+        if tag != row.tag:  # another tag of a known repository: its own vllm (and vllm-omni) version
+            release = re.match(r"v?(\d+\.\d+\.\d+)((?:rc|a|b)\d+)?", tag)
+            packages["vllm"] = release.group(1) if release else data.PACKAGE_INDEX["vllm"].versions[-1]
+            if omni is not None:
+                omni = packages["vllm"] + (release.group(2) or "" if release else "")
+                packages["vllm-omni"] = omni
+        return cls(
+            repository,
+            tag,
+            packages["vllm"],
+            packages["torch"],
+            omni,
+            packages,
+            row.commands,
+            row.entrypoint,
+            freeze_names(row.freeze),
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -142,15 +162,21 @@ def satisfies(version: str, specifiers: Iterable[Specifier]) -> bool:
 class Requirement:
     name: str  # canonical
     specifiers: tuple[Specifier, ...] = ()
-    local_path: str | None = None  # a local project (editable or not)
+    extras: tuple[str, ...] = ()
+    local_path: str | None = None  # a local project directory or archive (editable or not)
+    url: str | None = None  # a direct https URL (an archive of the download table)
     git_ref: str | None = None  # for git+URL@ref requirements ("" = default branch)
     wheel_version: str | None = None  # a direct .whl file or URL: prebuilt, nothing to compile
     text: str = ""
     editable: bool = False
-    source_version: str | None = None  # the version a checkout/git URL installs as (set by PipInstall)
+    source_version: str | None = None  # the version a source tree installs as (set by PipInstall)
 
     def display(self) -> str:
         return self.text or self.name
+
+    @property
+    def from_source(self) -> bool:
+        return self.local_path is not None or self.url is not None or self.git_ref is not None
 
 
 _REQUIREMENT = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*(.*?)\s*(;.*)?$")
@@ -159,6 +185,14 @@ _WHEEL_NAME = re.compile(r"([A-Za-z0-9_.]+)-(\d[^-]*)-[^/]*\.whl$")
 
 class RequirementError(ValueError):
     pass
+
+
+class PipFailure(Exception):
+    """A pip command that stops: its last lines were printed already; ``status`` is pip's exit code."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
 
 
 def parse_requirement(text: str, cwd: str) -> Requirement:
@@ -172,6 +206,8 @@ def parse_requirement(text: str, cwd: str) -> Requirement:
         return Requirement(
             canonical_name(wheel.group(1)), (("==", wheel.group(2)),), wheel_version=wheel.group(2), text=text
         )
+    if text.startswith(("https://", "http://")):
+        return Requirement(canonical_name(posixpath.basename(text)), url=text, text=text)
     if text.startswith(("/", ".", "~", "file:")):
         path = posixpath.normpath(posixpath.join(cwd, text.removeprefix("file://")))
         return Requirement(canonical_name(posixpath.basename(path)), local_path=path, text=text)
@@ -184,7 +220,20 @@ def parse_requirement(text: str, cwd: str) -> Requirement:
         if not spec:
             raise RequirementError(f"Invalid requirement: '{text}'")
         specifiers.append((spec.group(1), spec.group(2)))
-    return Requirement(canonical_name(match.group(1)), tuple(specifiers), text=text)
+    extras = tuple(e.strip() for e in (match.group(2) or "[]")[1:-1].split(",") if e.strip())
+    return Requirement(canonical_name(match.group(1)), tuple(specifiers), extras, text=text)
+
+
+def index_requirements(name: str, version: str) -> tuple[str, ...]:
+    package = data.PACKAGE_INDEX.get(name)
+    if package is None:
+        return ()
+    return tuple(r.format(version=version) for r in package.requirements(version, version_key))
+
+
+def display_name(name: str) -> str:
+    package = data.PACKAGE_INDEX.get(name)
+    return (package.display if package else "") or name
 
 
 # ---------------------------------------------------------------------------------------------
@@ -193,26 +242,13 @@ def parse_requirement(text: str, cwd: str) -> Requirement:
 
 
 @dataclass
-class Clone:
-    url: str
-    ref: str  # "" = the default branch (main)
-    shallow: bool
-
-    @property
-    def is_vllm_omni(self) -> bool:
-        return data.VLLM_OMNI_REPOSITORY in self.url
-
-    def omni_version(self) -> str:
-        return self.ref.lstrip("v") if re.match(r"v?\d+\.\d+", self.ref) else data.VLLM_OMNI_MAIN_VERSION
-
-
-@dataclass
 class Environment:
-    """What is installed in the container, as pip would report it, plus how vllm-omni got there."""
+    """What is installed in the container, as pip would report it, plus where sources came from."""
 
     image: ImageProfile
     packages: dict[str, str]
-    clones: dict[str, Clone] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)  # package -> the directory it was installed from
+    editable: set[str] = field(default_factory=set)
 
     @classmethod
     def of(cls, image: ImageProfile) -> Environment:
@@ -228,6 +264,32 @@ class Environment:
                 missing.append(data.PACKAGE_INDEX[name].import_name or name.replace("-", "_"))
         return tuple(missing)
 
+    def needs(self, name: str, excluding: Iterable[str] = ()) -> list[Specifier]:
+        """What the installed packages (but ``excluding``) require of ``name``."""
+        skip = set(excluding)
+        wanted: list[Specifier] = []
+        for package, version in self.packages.items():
+            if package in skip:
+                continue
+            requires = data.INSTALLED_REQUIREMENTS.get(package) or index_requirements(package, version)
+            for text in requires:
+                if canonical_name(re.split(r"[\[<>=!~ ;]", text, maxsplit=1)[0]) == name:
+                    wanted.extend(parse_requirement(text, "/").specifiers)
+        return wanted
+
+    def broken(self, only: set[str] | None = None) -> list[tuple[str, str, Requirement, str]]:
+        """Installed packages whose requirements are not met: (package, version, requirement, installed)."""
+        found = []
+        for package, version in sorted(self.packages.items()):
+            requires = data.INSTALLED_REQUIREMENTS.get(package) or index_requirements(package, version)
+            for text in requires:
+                requirement = parse_requirement(text, "/")
+                installed = self.packages.get(requirement.name)
+                relevant = only is None or package in only or requirement.name in only
+                if relevant and installed and not satisfies(installed, requirement.specifiers):
+                    found.append((package, version, requirement, installed))
+        return found
+
 
 # ---------------------------------------------------------------------------------------------
 # The container
@@ -236,13 +298,14 @@ class Environment:
 _PIP_VALUE_OPTIONS = {
     "-i", "--index-url", "--extra-index-url", "-f", "--find-links", "-t", "--target", "--prefix",
     "--root", "--src", "--upgrade-strategy", "--cache-dir", "--log", "--timeout", "--retries",
-    "--trusted-host", "--only-binary", "--no-binary", "--platform", "--python-version", "--progress-bar",
+    "--trusted-host", "--no-binary", "--platform", "--python-version", "--progress-bar",
     "-C", "--config-settings", "--root-user-action", "--abi", "--implementation", "--report",
 }  # fmt: skip
 
 _SERVE_FLAGS_WITHOUT_VALUE = re.compile(
     r"--(omni|trust-remote-code|enforce-eager|enable-.*|disable-.*|no-.*)$"
 )
+_PATH_DIRECTORIES = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
 
 
 @dataclass(frozen=True)
@@ -253,11 +316,15 @@ class ServeCommand:
     served_model_name: str
     max_model_len: int
     non_default_args: dict[str, object]
+    options: dict[str, object] = field(default_factory=dict)
 
     @property
     def speech_model(self) -> bool:
         """A Qwen3-TTS checkpoint (model type qwen3_tts), recognised by its path or served name."""
         return "qwen3-tts" in f"{self.model} {self.served_model_name}".lower()
+
+    def given(self, flag: str) -> bool:
+        return flag[2:].replace("-", "_") in self.options
 
 
 class VllmContainer:
@@ -274,12 +341,12 @@ class VllmContainer:
     # -- life cycle -------------------------------------------------------------------------------
 
     def run(self) -> int:
-        argv = list(self.spec.command or data.IMAGE_ENTRYPOINT) + list(self.spec.args)
-        env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root"}
+        argv = list(self.spec.command or self.image.entrypoint) + list(self.spec.args)
+        env = {"PATH": ":".join(_PATH_DIRECTORIES), "HOME": "/root"}
         env |= {"HOSTNAME": self.spec.pod_name} | dict(self.spec.env)
         lines = LineLog(self.ctx.log)
         output = Output(lines.write)
-        shell = Shell(self.run_program, self.fs, sleep=self.wait)
+        shell = Shell(self.run_program, self.fs, sleep=self.wait, on_path=self.on_path)
         try:
             return shell.run_invocation(argv, env, output, output)
         except Interrupted:
@@ -289,6 +356,14 @@ class VllmContainer:
             if self.server is not None:
                 self.server.close()
                 self.server = None
+
+    def on_path(self, program: str) -> bool:
+        """The image's commands and the console scripts of what is installed now (image-commands)."""
+        directory, name = posixpath.split(program)
+        if directory and directory not in (*_PATH_DIRECTORIES, "/usr/local/cuda/bin"):
+            return self.fs.exists(program)
+        package = CONSOLE_SCRIPTS.get(name)
+        return name in self.image.commands or (package is not None and package in self.env_state.packages)
 
     def wait(self, simulated_seconds: float) -> None:
         if not self.ctx.clock.sleep(simulated_seconds, self.ctx.stop):
@@ -301,106 +376,60 @@ class VllmContainer:
 
     def run_program(self, call: Invocation) -> int:
         program, args = call.program, call.argv[1:]
+        python = re.fullmatch(r"python(3(\.\d+)?)?", program) is not None
         if program in ("pip", "pip3") or re.fullmatch(r"pip3\.\d+", program):
             return self.pip(call, args)
-        if re.fullmatch(r"python(3(\.\d+)?)?", program) and args[:2] == ["-m", "pip"]:
+        if python and args[:2] == ["-m", "pip"]:
             return self.pip(call, args[2:])
-        if re.fullmatch(r"python(3(\.\d+)?)?", program) and args[:2] == [
-            "-m",
-            "vllm.entrypoints.openai.api_server",
-        ]:
+        if python and args[:2] == ["-m", "vllm.entrypoints.openai.api_server"]:
             return self.serve(call, args[2:], positional_model=False)
         if program == "uv" and args[:1] == ["pip"]:
             return self.pip(call, args[1:])
-        if program == "git":
-            return self.git(call, args)
         if program == "vllm" and args[:1] == ["serve"]:
             return self.serve(call, args[1:], positional_model=True)
+        if program == "curl":
+            return fetch.curl(call, self.wait, data.seconds("curl-download"))
+        if program == "tar":
+            return fetch.tar(call, self.wait, data.seconds("tar-extract"))
+        if program == "sha256sum":
+            return fetch.sha256sum(call)
+        if program == "which":
+            found = [name for name in args if not name.startswith("-") and self.on_path(name)]
+            for name in found:
+                call.out.line(name if "/" in name else f"/usr/bin/{name}")
+            return 0 if found and len(found) == len([a for a in args if not a.startswith("-")]) else 1
         return 0  # nvidia-smi, huggingface-cli, python -c ...: nothing the rules look at
-
-    # -- git --------------------------------------------------------------------------------------
-
-    def git(self, call: Invocation, args: list[str]) -> int:
-        cwd = call.cwd
-        while args[:1] == ["-C"] and len(args) > 1:
-            cwd = posixpath.normpath(posixpath.join(cwd, args[1]))
-            args = args[2:]
-        if args[:1] == ["clone"]:
-            return self.git_clone(call, cwd, args[1:])
-        if args[:1] == ["checkout"] and len(args) > 1:
-            return self.git_checkout(call, cwd, args[-1])
-        if args[:1] == ["fetch"] and cwd in self.env_state.clones:
-            self.env_state.clones[cwd].shallow = False  # refs fetched: a later checkout can find them
-        return 0
-
-    def git_clone(self, call: Invocation, cwd: str, args: list[str]) -> int:
-        ref, shallow, positional = "", False, []
-        index = 0
-        while index < len(args):
-            arg = args[index]
-            if arg in ("-b", "--branch"):
-                ref = args[index + 1] if index + 1 < len(args) else ""
-                index += 1
-            elif arg.startswith("--branch="):
-                ref = arg.split("=", 1)[1]
-            elif arg == "--depth" or arg.startswith("--depth="):
-                shallow = True
-                index += 0 if "=" in arg else 1
-            elif arg in ("-o", "--origin", "-c", "--config", "--reference", "--filter", "-j", "--jobs"):
-                index += 1
-            elif not arg.startswith("-"):
-                positional.append(arg)
-            index += 1
-        if not positional:
-            call.err.line("fatal: You must specify a repository to clone.")
-            return 129
-        url = positional[0]
-        default_dir = posixpath.basename(url.rstrip("/")).removesuffix(".git")
-        target = posixpath.normpath(
-            posixpath.join(cwd, positional[1] if len(positional) > 1 else default_dir)
-        )
-        if self.fs.exists(target):
-            call.err.line(f"fatal: destination path '{target}' already exists and is not an empty directory.")
-            return 128
-        call.err.line(f"Cloning into '{positional[1] if len(positional) > 1 else default_dir}'...")
-        self.wait(data.seconds("git-clone" if shallow else "git-clone-full"))
-        self.fs.make_directory(target)
-        self.fs.write(posixpath.join(target, "pyproject.toml"), "[project]\n")
-        self.env_state.clones[target] = Clone(url, ref, shallow)
-        if re.match(r"v?\d", ref):  # a tag: git leaves a detached HEAD and says so
-            commit = hashlib.sha1(f"{url}@{ref}".encode()).hexdigest()
-            call.err.line(f"Note: switching to '{commit}'.")
-            call.err.line("")
-            call.err.line("You are in 'detached HEAD' state. You can look around, make experimental")
-            call.err.line("changes and commit them, and you can discard any commits you make in this")
-            call.err.line("state without impacting any branches by switching back to a branch.")
-        return 0
-
-    def git_checkout(self, call: Invocation, cwd: str, ref: str) -> int:
-        clone = self.env_state.clones.get(cwd)
-        if clone is None:
-            call.err.line("fatal: not a git repository (or any of the parent directories): .git")
-            return 128
-        if clone.shallow and ref != clone.ref:
-            call.err.line(f"error: pathspec '{ref}' did not match any file(s) known to git")
-            return 1
-        clone.ref = ref
-        return 0
 
     # -- pip --------------------------------------------------------------------------------------
 
     def pip(self, call: Invocation, args: list[str]) -> int:
         command = args[0] if args else ""
+        packages = self.env_state.packages
         if command in ("freeze", "list"):
             self.wait(data.seconds("pip-freeze"))
-            for name, version in sorted(self.env_state.packages.items()):
-                call.out.line(f"{name}=={version}" if command == "freeze" else f"{name:<30} {version}")
+            for name, version in sorted(packages.items()):
+                shown = self.shown_name(name)
+                if command == "freeze" and name in self.env_state.editable:
+                    call.out.line(f"# Editable install with no version control ({shown}=={version})")
+                    call.out.line(f"-e {self.env_state.sources[name]}")
+                else:
+                    call.out.line(f"{shown}=={version}" if command == "freeze" else f"{shown:<30} {version}")
             return 0
         if command == "show":
             return self.pip_show(call, args[1:])
+        if command == "check":
+            broken = self.env_state.broken()
+            for package, version, requirement, installed in broken:
+                call.out.line(
+                    f"{package} {version} has requirement {requirement.display()}, but you have "
+                    f"{requirement.name} {installed}."
+                )
+            if not broken:
+                call.out.line("No broken requirements found.")
+            return 1 if broken else 0
         if command == "uninstall":
             for name in (canonical_name(a) for a in args[1:] if not a.startswith("-")):
-                version = self.env_state.packages.pop(name, None)
+                version = packages.pop(name, None)
                 if version:
                     call.out.line(f"Found existing installation: {name} {version}")
                     call.out.line(f"Successfully uninstalled {name}-{version}")
@@ -409,12 +438,17 @@ class VllmContainer:
             return PipInstall(self, call).run(args[1:])
         return 0
 
+    def shown_name(self, name: str) -> str:
+        """A project's name as pip prints it (its metadata's spelling: Jinja2, pydantic_core)."""
+        package = data.PACKAGE_INDEX.get(name)
+        return (package.display if package else "") or self.image.names.get(name, name)
+
     def pip_show(self, call: Invocation, names: list[str]) -> int:
         found = False
         for name in (canonical_name(n) for n in names if not n.startswith("-")):
             if name in self.env_state.packages:
                 found = True
-                call.out.line(f"Name: {name}")
+                call.out.line(f"Name: {self.shown_name(name)}")
                 call.out.line(f"Version: {self.env_state.packages[name]}")
                 call.out.line(f"Location: {SITE_PACKAGES}")
         if not found:
@@ -427,6 +461,7 @@ class VllmContainer:
         command = parse_serve_args(args, positional_model)
         situation = self.situation(command)
         missing = situation.missing_omni_modules
+        speech_stage = situation.omni_active and command.speech_model
         details: dict[str, object] = {
             "model": command.model,
             "port": command.port,
@@ -434,33 +469,48 @@ class VllmContainer:
             "non_default_args": command.non_default_args,
             "missing_module": missing[0] if missing else "",
             "missing_module_symbol": data.MISSING_MODULE_SYMBOLS.get(missing[0], "*") if missing else "",
+            "omni_source": self.env_state.sources.get("vllm-omni", SITE_PACKAGES),
+            "engine_flags": ", ".join(
+                f"{flag} {command.options[flag[2:].replace('-', '_')]}" for flag in situation.engine_flags
+            ),
+            "dtype": data.STAGE_DTYPE if speech_stage else torch_dtype(command.options.get("dtype")),
+            "max_model_len": command.max_model_len,
         }
         self.wait(data.seconds("vllm-cli-start"))
-        for stage in ("cli", "omni-import", "config", "engine"):
+        for stage in ("cli", "omni-import", "config", "omni-stage", "engine"):
             if stage == "config":  # the CLI is up: vLLM announces itself, then resolves the model config
                 self.print_lines(call.out, data.SERVE_BANNER, details)
             if stage in data.STAGE_TIMINGS:
                 self.wait(data.seconds(data.STAGE_TIMINGS[stage]))
-            for rule in data.rules_for(stage):
-                if rule.applies(situation):
-                    self.print_lines(call.err, rule.log, details)
-                    return rule.exit_code or 0
+            rule = data.first_rule(stage, situation)
+            if rule is None:
+                continue
+            self.print_lines(call.err, rule.log, details)
+            if rule.exit_code is not None:
+                return rule.exit_code
         return self.load_and_serve(call, command, details)
 
     def situation(self, command: ServeCommand | None = None, **pip_stage: object) -> data.Situation:
         packages = self.env_state.packages
         omni_version = packages.get("vllm-omni")
+        torch = packages.get("torch", "")
+        serve: dict[str, object] = {}
+        if command is not None:
+            serve = {
+                "qwen3_tts_model": command.speech_model,
+                "omni_flag": command.omni,
+                "stage_configs_path": command.given("--stage-configs-path"),
+                "engine_flags": tuple(f for f in data.STAGE_CONFIG_ENGINE_FLAGS if command.given(f)),
+            }
         return data.Situation(
             image_vllm_version=self.image.vllm_version,
-            image_torch_version=self.image.torch_version,
-            prerelease_image=self.image.prerelease,
-            qwen3_tts_model=command is not None and command.speech_model,
-            omni_flag=command is not None and command.omni,
             omni_version=omni_version,
             omni_matches_vllm=omni_version is not None and same_minor(omni_version, self.image.vllm_version),
             missing_omni_modules=self.env_state.missing_omni_modules(),
-            transformers_version=packages.get("transformers", "0"),
-            torch_version=packages.get("torch", ""),
+            # Another torch release breaks vLLM's kernels; the same release of another build does not.
+            torch_replaced=version_key(torch) != version_key(self.image.torch_version),
+            build_failure_fault=self.ctx.faults.get("flash-attn-build-failure") is not None,
+            **serve,  # type: ignore[arg-type]
             **pip_stage,  # type: ignore[arg-type]
         )
 
@@ -496,7 +546,16 @@ class VllmContainer:
 
     def print_lines(self, target: Output, lines: Iterable[str], details: dict[str, object]) -> None:
         for line in lines:
-            target.line(line.format(ts=self.timestamp(), **details))
+            text = line.format(ts=self.timestamp(), **details)
+            if text or line == "":  # a line that is only an empty placeholder prints nothing
+                target.line(text)
+
+
+def torch_dtype(value: object) -> str:
+    """vLLM's dtype for ``--dtype``: the checkpoint's (bfloat16 for Qwen3 models) unless told."""
+    names = {"half": "float16", "float": "float32", "bf16": "bfloat16"}
+    text = str(value or "auto")
+    return "torch.bfloat16" if text == "auto" else f"torch.{names.get(text, text)}"
 
 
 def parse_serve_args(args: list[str], positional_model: bool) -> ServeCommand:
@@ -529,12 +588,28 @@ def parse_serve_args(args: list[str], positional_model: bool) -> ServeCommand:
     max_len = int(str(options.get("max_model_len", 4096)))
     shown = {"model_tag" if positional_model else "model": model, **options}
     shown = {k: int(v) if isinstance(v, str) and v.isdigit() else v for k, v in shown.items() if k != "omni"}
-    return ServeCommand(model, port, bool(options.get("omni")), served, max_len, shown)
+    return ServeCommand(model, port, bool(options.get("omni")), served, max_len, shown, options)
 
 
 # ---------------------------------------------------------------------------------------------
 # pip install
 # ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Planned:
+    version: str
+    requirement: Requirement
+    direct: bool
+
+
+@dataclass(frozen=True)
+class _Wanted:
+    """One requirement on the resolver's queue, with the chain pip prints as "(from a->b)"."""
+
+    requirement: Requirement
+    chain: tuple[str, ...] = ()
+    parent: tuple[str, str] | None = None  # (name, version) of the package that requires it
 
 
 class PipInstall:
@@ -543,11 +618,15 @@ class PipInstall:
     def __init__(self, container: VllmContainer, call: Invocation) -> None:
         self.container = container
         self.call = call
+        self.out = call.out
         self.env = container.env_state
         self.upgrade = False
         self.no_deps = False
         self.force = False
         self.find_links = False
+        self.build_isolation = True
+        self.verbose = False
+        self.dry_run = False
         self.only_binary: set[str] = set()  # --only-binary names, or ":all:"
         self.requirements: list[Requirement] = []
         self.constraints: dict[str, list[Specifier]] = {}
@@ -562,14 +641,35 @@ class PipInstall:
                     'You must give at least one requirement to install (see "pip help install")'
                 )
             self.container.wait(data.seconds("pip-resolve"))
-            self.refuse_sdist_only()
+            self.requirements = [self.identify(r) for r in self.requirements]
+            for requirement in self.requirements:  # a pin on the command line holds like a constraint
+                self.held.setdefault(requirement.name, []).extend(requirement.specifiers)
             plan = self.resolve()
+            if not plan:
+                return 0
+            if self.dry_run:
+                shown = " ".join(f"{display_name(n)}-{p.version}" for n, p in sorted(plan.items()))
+                self.out.line(f"Would install {shown}")
+                return 0
+            return self.install(plan)
         except RequirementError as exc:
             message = str(exc)
             for line in (message if message.startswith("ERROR") else f"ERROR: {message}").splitlines():
                 err.line(line)
             return 1
-        return self.install(plan) if plan else 0
+        except PipFailure as failure:
+            return failure.status
+
+    def fail_by_rule(self, stage: str, details: dict[str, object], **situation: object) -> None:
+        """Apply the first rule of a pip stage that fits; a failing one ends the command (PipFailure)."""
+        rule = data.first_rule(stage, self.container.situation(**situation))
+        if rule is None:
+            return
+        if rule.timing:
+            self.container.wait(data.seconds(rule.timing))
+        self.container.print_lines(self.call.err if rule.exit_code else self.out, rule.log, details)
+        if rule.exit_code:
+            raise PipFailure(rule.exit_code)
 
     # -- parsing ----------------------------------------------------------------------------------
 
@@ -600,6 +700,14 @@ class PipInstall:
                 self.no_deps = True
             elif arg in ("--force-reinstall", "-I", "--ignore-installed"):
                 self.force = True
+            elif arg == "--no-build-isolation":
+                self.build_isolation = False
+            elif arg == "--dry-run":
+                self.dry_run = True
+            elif re.fullmatch(r"-v+|--verbose", arg):
+                self.verbose = True
+            elif re.fullmatch(r"-q+|--quiet", arg):
+                self.out = Output(None)  # pip -q: only warnings and errors
             elif option in ("-c", "--constraint"):
                 constraint_files.append(value())
             elif option in ("-r", "--requirement"):
@@ -608,16 +716,13 @@ class PipInstall:
             elif option in ("-e", "--editable"):
                 self.requirements.append(replace(parse_requirement(value(), self.call.cwd), editable=True))
             elif option == "--only-binary":
-                self.only_binary |= {n.strip().lower() for n in value().split(",") if n.strip()}
+                self.only_binary |= {canonical_name(n.strip()) for n in value().split(",") if n.strip()}
             elif option in _PIP_VALUE_OPTIONS:
                 self.find_links = self.find_links or option in ("-f", "--find-links")
                 value()
             elif not arg.startswith("-"):
                 self.requirements.append(parse_requirement(arg, self.call.cwd))
             index += 1
-        self.requirements = [self.identify(r) for r in self.requirements]
-        for requirement in self.requirements:  # a pin on the command line holds like a constraint
-            self.held.setdefault(requirement.name, []).extend(requirement.specifiers)
         for path in constraint_files:
             for line in self.read_requirement_lines(path):
                 try:
@@ -637,10 +742,14 @@ class PipInstall:
         return [line for line in lines if line and not line.startswith(("#", "-"))]
 
     def identify(self, requirement: Requirement) -> Requirement:
-        """Name projects installed from a checkout or a git URL by what they are (vllm-omni)."""
+        """Name a source tree, archive or URL by the project inside it (vllm-omni and its version)."""
+        fs = self.call.fs
         if requirement.local_path is not None:
-            clone = self.env.clones.get(requirement.local_path)
-            if clone is None or not self.call.fs.is_directory(requirement.local_path):
+            path = requirement.local_path
+            archive = fetch.archive_of(fs.read(path))
+            if archive is not None and not requirement.editable:
+                return replace(requirement, name=archive.project, source_version=archive.version)
+            if not fs.is_directory(path):
                 problem = (
                     "is not a valid editable requirement. It should either be a path to a local project or a "
                     "VCS URL (beginning with git+http, git+https, git+ssh, git+file, hg+..., svn+...)."
@@ -648,259 +757,298 @@ class PipInstall:
                     else "does not exist"
                 )
                 raise RequirementError(f"ERROR: {requirement.display()} {problem}")
-            if clone.is_vllm_omni:
-                return replace(requirement, name="vllm-omni", source_version=clone.omni_version())
-            return replace(requirement, source_version="0.0.0")
-        if requirement.git_ref is not None and data.VLLM_OMNI_REPOSITORY in requirement.text:
-            clone = Clone(requirement.text, requirement.git_ref, shallow=True)
-            return replace(requirement, name="vllm-omni", source_version=clone.omni_version())
+            project = fetch.project_at(fs.read, path)
+            if project is None:
+                raise RequirementError(
+                    f"ERROR: Directory '{requirement.display()}' is not installable. "
+                    "Neither 'setup.py' nor 'pyproject.toml' found."
+                )
+            return replace(requirement, name=canonical_name(project[0]), source_version=project[1])
+        if requirement.url is not None:
+            download = download_for(requirement.url)
+            if download is None:
+                raise RequirementError(f"ERROR: HTTP error 404 while getting {requirement.url}")
+            return replace(requirement, name=download.project, source_version=download.version)
+        if requirement.git_ref is not None and not self.container.on_path("git"):
+            url = requirement.text[4:].split("@")[0]
+            revision = f" (to revision {requirement.git_ref})" if requirement.git_ref else ""
+            self.out.line(f"Collecting {requirement.display()}")
+            self.out.line(f"  Cloning {url}{revision} to /tmp/pip-req-build-{requirement.name}")
+            self.call.err.line(data.PIP_NO_GIT_DETAIL)
+            raise RequirementError(data.PIP_NO_GIT)
         return requirement
 
     # -- resolution -------------------------------------------------------------------------------
 
     def resolve(self) -> dict[str, Planned]:
         """What to (re)install, printing pip's "Collecting" / "Requirement already satisfied" lines."""
-        out = self.call.out
+        out = self.out
         plan: dict[str, Planned] = {}
         wanted: dict[str, list[Specifier]] = {}
-        queue: list[tuple[Requirement, str | None]] = [(r, None) for r in self.requirements]
+        satisfied: set[str] = set()  # pip reports an already satisfied project once
+        queue = [_Wanted(r) for r in self.requirements]
         while queue:
-            requirement, parent = queue.pop(0)
+            item = queue.pop(0)
+            requirement, chain = item.requirement, item.chain
             name = requirement.name
             wanted.setdefault(name, []).extend(requirement.specifiers)
             planned = plan.get(name)
-            version = requirement.source_version or self.choose(requirement, wanted[name], parent, planned)
+            installed = self.env.packages.get(name)
+            from_text = f" (from {'->'.join(chain)})" if chain else ""
+            upgrade = self.upgrade and not chain and requirement.source_version is None
+            if upgrade and installed and not self.force and satisfies(installed, wanted[name]):
+                # -U: pip first finds the installed one, then looks for a newer
+                out.line(
+                    f"Requirement already satisfied: {requirement.display()} in {SITE_PACKAGES} ({installed})"
+                )
+            version = requirement.source_version or self.choose(item, wanted[name], planned)
             if planned is not None and planned.version == version:
                 continue
-            installed = self.env.packages.get(name)
-            from_text = f" (from {parent})" if parent else ""
             if version == installed and not self.force and requirement.source_version is None:
-                shown = f"{requirement.display()} in {SITE_PACKAGES}{from_text}"
-                out.line(f"Requirement already satisfied: {shown} ({installed})")
+                if name not in satisfied:
+                    satisfied.add(name)
+                    shown = f"{requirement.display()} in {SITE_PACKAGES}{from_text}"
+                    out.line(f"Requirement already satisfied: {shown} ({installed})")
                 continue
-            self.print_collecting(requirement, version, from_text)
+            self.collect(requirement, name, version, from_text)
             plan[name] = Planned(
-                version, requirement, direct=parent is None or (planned is not None and planned.direct)
+                version, requirement, direct=not chain or (planned is not None and planned.direct)
             )
-            if not self.no_deps:
-                queue += [(dependency, name) for dependency in self.dependencies(name, version)]
+            if self.no_deps:
+                continue
+            link = f"{name}=={version}" if not chain and requirement.from_source else requirement.display()
+            dependencies = [*index_requirements(name, version)]
+            package = data.PACKAGE_INDEX.get(name)
+            for extra in requirement.extras:
+                dependencies += package.extras.get(extra, ()) if package else ()
+            for text in dependencies:
+                queue.append(_Wanted(parse_requirement(text, "/"), (link, *chain), (name, version)))
         return plan
 
-    def choose(
-        self,
-        requirement: Requirement,
-        specifiers: list[Specifier],
-        parent: str | None,
-        planned: Planned | None,
-    ) -> str:
+    def choose(self, item: _Wanted, specifiers: list[Specifier], planned: Planned | None) -> str:
         """pip's pick: what is planned or installed when it fits (unless -U on a direct requirement),
-        else the newest allowed version whose own pins fit the constraints (one level of backtracking)."""
+        else the newest allowed version whose own requirements fit the constraints and what installed
+        packages need (one level of backtracking)."""
+        requirement = item.requirement
         name = requirement.name
         constraint = self.constraints.get(name, [])
         everything = [*specifiers, *constraint]
         if planned is not None and satisfies(planned.version, everything):
             return planned.version
         installed = self.env.packages.get(name)
-        upgrade = self.upgrade and parent is None
+        upgrade = self.upgrade and not item.chain
         if installed and satisfies(installed, everything) and not upgrade and not self.force:
             return installed
         package = data.PACKAGE_INDEX.get(name)
         if package is None:  # not modelled: take the pin if there is one
             pinned = next((v for op, v in everything if op in ("==", "===")), None)
             return pinned or installed or "1.0.0"
+        blocked: tuple[str, Requirement] | None = None  # the newest candidate and what it cannot have
         for version in (v for v in reversed(package.versions) if satisfies(v, everything)):
-            if all(self.fits_constraints(dependency) for dependency in self.dependencies(name, version)):
+            dependencies = [parse_requirement(t, "/") for t in index_requirements(name, version)]
+            unfit = next((d for d in dependencies if not self.fits(d, name)), None)
+            if unfit is None:
                 return version
-        raise RequirementError(self.conflict_message(requirement, specifiers, constraint, parent))
+            blocked = blocked or (version, unfit)
+        if blocked is not None:  # the conflict is one level down: name the requirement and the constraint
+            version, unfit = blocked
+            item = _Wanted(unfit, (requirement.display(), *item.chain), (name, version))
+            specifiers, constraint = list(unfit.specifiers), self.held.get(unfit.name, [])
+        conflict = self.conflict_message(item, specifiers, constraint)
+        self.fail_by_rule("pip-resolve", {"conflict": conflict}, conflict=conflict)
+        raise RequirementError(conflict)  # only if the table had no row for it
+
+    def fits(self, dependency: Requirement, required_by: str) -> bool:
+        package = data.PACKAGE_INDEX.get(dependency.name)
+        others = [
+            *self.held.get(dependency.name, []),
+            *self.env.needs(dependency.name, excluding=[required_by]),
+        ]
+        if not others or package is None:
+            return True
+        candidates = [*package.versions, self.env.packages.get(dependency.name) or "0"]
+        return any(satisfies(v, [*dependency.specifiers, *others]) for v in candidates)
 
     def conflict_message(
-        self,
-        requirement: Requirement,
-        specifiers: list[Specifier],
-        constraint: list[Specifier],
-        parent: str | None,
+        self, item: _Wanted, specifiers: list[Specifier], constraint: list[Specifier]
     ) -> str:
-        asked = requirement.name + ",".join(op + v for op, v in specifiers)
-        lines = [
-            f"ERROR: Cannot install {parent or requirement.display()} because these package versions have "
-            "conflicting dependencies.",
-            "",
-            "The conflict is caused by:",
-            f"    {parent} depends on {asked}" if parent else f"    The user requested {asked}",
-        ]
-        if constraint:
-            held = ",".join(op + v for op, v in constraint)
-            lines.append(f"    The user requested (constraint) {requirement.name}{held}")
-        lines += [
-            "",
-            "To fix this you could try to:",
-            "1. loosen the range of package versions you've specified",
-            "2. remove package versions to allow pip to attempt to solve the dependency conflict",
-            "",
-            "ERROR: ResolutionImpossible: for help visit "
-            "https://pip.pypa.io/en/latest/topics/dependency-resolution/#dealing-with-dependency-conflicts",
-        ]
-        return "\n".join(lines)
-
-    def fits_constraints(self, dependency: Requirement) -> bool:
-        constraint = self.held.get(dependency.name)
-        package = data.PACKAGE_INDEX.get(dependency.name)
-        if not constraint or package is None:
-            return True
-        return any(satisfies(v, [*dependency.specifiers, *constraint]) for v in package.versions)
-
-    @staticmethod
-    def dependencies(name: str, version: str) -> list[Requirement]:
-        package = data.PACKAGE_INDEX.get(name)
-        requires = package.requires if package else ()
-        return [parse_requirement(r.format(version=version), "/") for r in requires]
+        """pip's ResolutionImpossible report (fact pip-resolution-impossible, its upstream log)."""
+        requirement = item.requirement
+        name = requirement.name
+        roots = [item.chain[-1] if item.chain else requirement.display()]
+        direct = next((r for r in self.requirements if r.name == name and r.specifiers), None)
+        causes = []
+        if direct is not None and item.parent:  # a pin on the command line: pip names both requirements
+            roots.append(direct.display())
+            causes.append(f"    The user requested {direct.display()}")
+        elif constraint or self.constraints.get(name):
+            held = ",".join(op + v for op, v in self.constraints.get(name, constraint))
+            causes.append(f"    The user requested (constraint) {name}{held}")
+        if item.parent:
+            causes.append(f"    {item.parent[0]} {item.parent[1]} depends on {requirement.display()}")
+        else:
+            causes.append(f"    The user requested {name}{','.join(op + v for op, v in specifiers)}")
+        return "\n".join(
+            [
+                f"ERROR: Cannot install {' and '.join(roots)} because these package versions have "
+                "conflicting dependencies.",
+                "",
+                "The conflict is caused by:",
+                *causes,
+                "",
+                "Additionally, some packages in these conflicts have no matching distributions available for "
+                "your environment:",
+                f"    {name}",
+                "",
+                "To fix this you could try to:",
+                "1. loosen the range of package versions you've specified",
+                "2. remove package versions to allow pip to attempt to solve the dependency conflict",
+                "",
+                "ERROR: ResolutionImpossible: for help visit "
+                "https://pip.pypa.io/en/latest/topics/dependency-resolution/#dealing-with-dependency-conflicts",
+            ]
+        )
 
     # -- output and effect ------------------------------------------------------------------------
 
-    def print_collecting(self, requirement: Requirement, version: str, from_text: str) -> None:
-        out = self.call.out
-        if requirement.local_path:
-            out.line(
-                f"{'Obtaining' if requirement.editable else 'Processing'} file://{requirement.local_path}"
+    def sdist(self, name: str, requirement: Requirement) -> bool:
+        """Built from source: PyPI has only an sdist, and no wheel is given by file, URL or --find-links."""
+        package = data.PACKAGE_INDEX.get(name)
+        return bool(package and package.sdist) and not (self.find_links or requirement.wheel_version)
+
+    def collect(self, requirement: Requirement, name: str, version: str, from_text: str) -> None:
+        """pip's lines for finding one project, and preparing its metadata when it is a source tree."""
+        out = self.out
+        binary_only = ":all:" in self.only_binary or name in self.only_binary
+        sdist = self.sdist(name, requirement)
+        # pip names a direct requirement as it was asked for (flash-attn==2.8.3.post2), a dependency by name
+        asked = name if from_text else requirement.display()
+        self.fail_by_rule("pip-find", {"package": asked}, only_binary=binary_only, sdist_only=sdist)
+        if requirement.local_path is not None or requirement.url is not None:
+            if requirement.editable:
+                out.line(f"Obtaining file://{requirement.local_path}")
+            else:
+                out.line(f"Processing {requirement.local_path or requirement.url}")
+            self.prepare(name, editable=requirement.editable)
+            return
+        shown = requirement.display()
+        if requirement.extras and from_text:  # pip names the project, then how it was asked for
+            shown, from_text = (
+                shown.replace(f"[{','.join(requirement.extras)}]", ""),
+                f" (from {shown}->{from_text.removeprefix(' (from ')}",
             )
+        out.line(f"Collecting {shown}{from_text}")
+        filename = display_name(name).replace("-", "_")
+        if sdist:
+            out.line(f"  Downloading {filename}-{version}.tar.gz")
+            self.prepare(name, editable=False)
+        else:
+            out.line(f"  Downloading {filename}-{version}-py3-none-any.whl")
+
+    def prepare(self, name: str, editable: bool) -> None:
+        """PEP 517 metadata preparation of a source tree (where flash-attn fails under isolation)."""
+        out = self.out
+        kind = "editable" if editable else "wheel"
+        if self.build_isolation:
             out.line("  Installing build dependencies: started")
             out.line("  Installing build dependencies: finished with status 'done'")
-            return
-        if requirement.git_ref is not None:
-            out.line(f"Collecting {requirement.display()}")
-            out.line(
-                f"  Cloning {requirement.text[4:].split('@')[0]} to /tmp/pip-req-build-{requirement.name}"
-            )
-            return
-        shown = f"{requirement.name}=={version}" if from_text else requirement.display()
-        out.line(f"Collecting {shown}{from_text}")
-        filename = requirement.name.replace("-", "_")
-        if self.compiles(requirement.name, requirement):
-            out.line(f"  Downloading {filename}-{version}.tar.gz")
-        else:
-            out.line(f"  Downloading {filename}-{version}-py3-none-any.whl.metadata")
-
-    def refuse_sdist_only(self) -> None:
-        """``--only-binary``: a package with no wheel to be had is not found at all (fact 5), as pip says."""
-        for requirement in self.requirements:
-            name = requirement.name
-            binary_only = ":all:" in self.only_binary or name in self.only_binary
-            if binary_only and self.compiles(name, requirement):
-                raise RequirementError(
-                    f"ERROR: Could not find a version that satisfies the requirement {name} "
-                    f"(from versions: none)\nERROR: No matching distribution found for {name}"
-                )
-
-    def compiles(self, name: str, requirement: Requirement) -> bool:
-        # fact 5: PyPI has only flash-attn's sdist; a wheel comes from a .whl URL/file or --find-links
-        return name == "flash-attn" and not (self.find_links or requirement.wheel_version)
+        if editable:
+            out.line("  Checking if build backend supports build_editable: started")
+            out.line("  Checking if build backend supports build_editable: finished with status 'done'")
+        out.line(f"  Getting requirements to build {kind}: started")
+        self.fail_by_rule("pip-metadata", {}, pip_package=name, build_isolation=self.build_isolation)
+        out.line(f"  Getting requirements to build {kind}: finished with status 'done'")
+        shown = "editable metadata" if editable else "metadata"
+        out.line(f"  Preparing {shown} (pyproject.toml): started")
+        out.line(f"  Preparing {shown} (pyproject.toml): finished with status 'done'")
 
     def install(self, plan: dict[str, Planned]) -> int:
-        out, err = self.call.out, self.call.err
+        out, err = self.out, self.call.err
         for name, planned in plan.items():
             if planned.direct or name == "torch":
-                self.container.wait(data.seconds(self.download_timing(name, planned.requirement)))
-        from_source = [
-            n for n, p in plan.items() if p.requirement.local_path or p.requirement.git_ref is not None
-        ]
-        if from_source:
-            out.line(f"Building wheels for collected packages: {', '.join(from_source)}")
-            for name in from_source:
-                kind = "editable" if plan[name].requirement.editable else "wheel"
-                out.line(f"  Building {kind} for {name} (pyproject.toml): started")
-                out.line(f"  Building {kind} for {name} (pyproject.toml): finished with status 'done'")
-            out.line(f"Successfully built {' '.join(from_source)}")
-        if "flash-attn" in plan and self.compiles("flash-attn", plan["flash-attn"].requirement):
-            status = self.build_flash_attn(plan["flash-attn"].version)
-            if status:
-                return status
-        out.line(f"Installing collected packages: {', '.join(sorted(plan))}")
+                self.container.wait(data.seconds(self.download_timing(name)))
+        built = [n for n, p in plan.items() if p.requirement.from_source or self.sdist(n, p.requirement)]
+        if built:
+            out.line(f"Building wheels for collected packages: {', '.join(built)}")
+            for name in built:
+                self.build(name, plan[name])
+            out.line(f"Successfully built {' '.join(built)}")
+        out.line(f"Installing collected packages: {', '.join(display_name(n) for n in sorted(plan))}")
         for name in sorted(plan):
             old = self.env.packages.get(name)
             if old:
-                out.line(f"  Attempting uninstall: {name}")
-                out.line(f"    Found existing installation: {name} {old}")
-                out.line(f"    Uninstalling {name}-{old}:")
-                out.line(f"      Successfully uninstalled {name}-{old}")
+                shown = self.container.shown_name(name)
+                out.line(f"  Attempting uninstall: {shown}")
+                out.line(f"    Found existing installation: {shown} {old}")
+                out.line(f"    Uninstalling {shown}-{old}:")
+                out.line(f"      Successfully uninstalled {shown}-{old}")
         for name, planned in plan.items():
             self.env.packages[name] = planned.version
+            if planned.requirement.local_path is not None:
+                self.env.sources[name] = planned.requirement.local_path
+            if planned.requirement.editable:
+                self.env.editable.add(name)
         self.print_conflicts(changed=set(plan))
-        out.line("Successfully installed " + " ".join(f"{n}-{p.version}" for n, p in sorted(plan.items())))
+        shown = " ".join(f"{display_name(n)}-{p.version}" for n, p in sorted(plan.items()))
+        out.line(f"Successfully installed {shown}")
         if self.call.env.get("PIP_ROOT_USER_ACTION") != "ignore":
             err.line(data.PIP_ROOT_WARNING)
         return 0
 
-    def download_timing(self, name: str, requirement: Requirement) -> str:
+    def download_timing(self, name: str) -> str:
         if name == "vllm-omni":
             return "pip-vllm-omni-no-deps" if self.no_deps else "pip-vllm-omni"
-        if name == "flash-attn" and not self.compiles(name, requirement):
-            return "flash-attn-wheel"  # a source build is timed by build_flash_attn
-        return {"qwen-tts": "pip-qwen-tts", "torch": "pip-torch"}.get(name, "pip-package")
+        if name == "flash-attn":
+            return "flash-attn-wheel"  # a source build is timed by its pip-build rule
+        return {"torch": "pip-torch"}.get(name, "pip-package")
 
-    def build_flash_attn(self, version: str) -> int:
-        out, err = self.call.out, self.call.err
-        out.line("Building wheels for collected packages: flash-attn")
-        out.line("  Building wheel for flash-attn (pyproject.toml): started")
-        failing = self.container.ctx.faults.get("flash-attn-build-failure") is not None
-        # A failing build stops at its first compiler error, well before a full build's time.
-        total = data.seconds("flash-attn-build-failure-after" if failing else "flash-attn-source-build")
-        elapsed = 0.0
-        while elapsed < total:  # pip prints a heartbeat while a long build runs
+    def build(self, name: str, planned: Planned) -> None:
+        """Build one source tree into a wheel; flash-attn's build is decided by the pip-build rows."""
+        out = self.out
+        kind = "editable" if planned.requirement.editable else "wheel"
+        out.line(f"  Building {kind} for {name} (pyproject.toml): started")
+        situation = self.container.situation(pip_package=name, build_isolation=self.build_isolation)
+        rule = data.first_rule("pip-build", situation)
+        if rule is None:
+            out.line(f"  Building {kind} for {name} (pyproject.toml): finished with status 'done'")
+            return
+        forced = self.call.env.get("FLASH_ATTENTION_FORCE_BUILD", "").upper() == "TRUE"
+        guess = () if forced else data.FLASH_ATTN_WHEEL_GUESS
+        if self.verbose:  # pip shows a build's own output only with -v (or when it fails)
+            for line in guess:
+                out.line(f"  {line}")
+        total, elapsed = data.seconds(rule.timing), 0.0
+        while elapsed < total:  # pip's heartbeat while a long build runs
             step = min(60.0, total - elapsed)
             self.container.wait(step)
             elapsed += step
             if elapsed < total:
-                out.line("  Building wheel for flash-attn (pyproject.toml): still running...")
-        situation = self.container.situation(
-            building_from_source="flash-attn",
-            build_failure_fault=failing,
-        )
-        for rule in data.rules_for("pip"):
-            if rule.applies(situation):
-                self.container.print_lines(
-                    err, rule.log, {"torch_version": self.env.packages.get("torch", "")}
-                )
-                return rule.exit_code or 1
-        out.line("  Building wheel for flash-attn (pyproject.toml): finished with status 'done'")
-        out.line(
-            f"  Created wheel for flash-attn: filename=flash_attn-{version}-cp312-cp312-linux_x86_64.whl"
-        )
-        out.line("Successfully built flash-attn")
-        return 0
+                out.line(f"  Building {kind} for {name} (pyproject.toml): still running...")
+        details = {
+            "torch_version": self.env.packages.get("torch", ""),
+            "version": planned.version,
+            "wheel_guess": "\n".join(f"      {line}" for line in guess),
+        }
+        self.container.print_lines(self.call.err if rule.exit_code else out, rule.log, details)
+        if rule.exit_code:
+            raise PipFailure(rule.exit_code)
 
     def print_conflicts(self, changed: set[str]) -> None:
         """pip's after-the-fact warning: installed packages whose requirements this install broke."""
-        packages = self.env.packages
-        fill = {"image_torch_version": self.container.image.torch_version}
-        lines = []
-        for package, version in sorted(packages.items()):
-            index_entry = data.PACKAGE_INDEX.get(package)
-            requires = data.INSTALLED_REQUIREMENTS.get(package, index_entry.requires if index_entry else ())
-            for text in requires:
-                requirement = parse_requirement(text.format(version=version, **fill), "/")
-                installed = packages.get(requirement.name)
-                relevant = package in changed or requirement.name in changed
-                if relevant and installed and not satisfies(installed, requirement.specifiers):
-                    lines.append(
-                        data.PIP_CONFLICT_LINE.format(
-                            package=package,
-                            version=version,
-                            requirement=requirement.display(),
-                            name=requirement.name,
-                            installed=installed,
-                        )
-                    )
-        if lines:
-            self.call.err.line(data.PIP_CONFLICT_HEADER)
-            for line in lines:
-                self.call.err.line(line)
-
-
-@dataclass(frozen=True)
-class Planned:
-    version: str
-    requirement: Requirement
-    direct: bool
+        broken = self.env.broken(only=changed)
+        if not broken:
+            return
+        self.call.err.line(data.PIP_CONFLICT_HEADER)
+        for package, version, requirement, installed in broken:
+            self.call.err.line(
+                data.PIP_CONFLICT_LINE.format(
+                    package=package,
+                    version=version,
+                    requirement=requirement.display(),
+                    name=requirement.name,
+                    installed=installed,
+                )
+            )
 
 
 class VllmRuntime:
@@ -909,7 +1057,7 @@ class VllmRuntime:
     name = "vllm"
 
     def matches(self, image: str) -> bool:
-        return split_image(image)[0] in data.VLLM_IMAGE_REPOSITORIES
+        return split_image(image)[0] in IMAGE_REPOSITORIES
 
     def create(self, spec: ContainerSpec, ctx: RuntimeContext) -> VllmContainer:
         return VllmContainer(spec, ctx)

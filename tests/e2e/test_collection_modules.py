@@ -14,13 +14,18 @@ from pathlib import Path
 
 import pytest
 import yaml
-from ansible_collections.local_llm.tts.plugins.module_utils import helm_cli, rollout, tts_checks
+from ansible_collections.local_llm.tts.plugins.module_utils import (
+    cluster_client,
+    helm_cli,
+    rollout,
+    tts_checks,
+)
 
-from tests.support import REPO, Sandbox, binary
+from runbooks.defaults import shipped_block
+from tests.support import Sandbox, binary
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
-FIXTURES = REPO / "tests" / "fixtures" / "tts"
 DEPLOYMENT, SERVICE = "local-llm-tts", "local-llm-tts"
 FAST_FAILURE_SECONDS = 20  # the crash comes a few seconds after start at --time-scale 600
 MEASURED: dict[str, float] = {}
@@ -39,7 +44,7 @@ def box(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def api(box):
-    return rollout.api_client_for(str(box.kubeconfig), None)
+    return cluster_client.open_cluster(str(box.kubeconfig), None)
 
 
 def chart_dir(box: Sandbox) -> Path:
@@ -51,11 +56,11 @@ def helm(box: Sandbox, helm_binary: str = "helm") -> helm_cli.HelmCli:
     return helm_cli.HelmCli("local-llm", binary=binary(helm_binary), kubeconfig=str(box.kubeconfig), env=env)
 
 
-def values_with_tts(box: Sandbox, tmp_path: Path, overlay: Path, edit=None) -> str:
-    """A copy of the chart's values.yaml whose tts block is merged with an overlay's (what the fix writes)."""
+def values_with_tts(box: Sandbox, tmp_path: Path, block: dict, edit=None) -> str:
+    """A copy of the chart's values.yaml whose tts block is ``block`` (what the fix writes)."""
     values = yaml.safe_load((chart_dir(box) / "values.yaml").read_text())
     merged = copy.deepcopy(values)
-    merged["tts"].update(yaml.safe_load(overlay.read_text())["tts"])
+    merged["tts"] = copy.deepcopy(block)
     if edit:
         edit(merged["tts"])
     path = tmp_path / "values.yaml"
@@ -122,7 +127,7 @@ def test_absent_release_is_an_error(box):
 
 # -- the fix -------------------------------------------------------------------------------------------------
 def test_upgrade_to_the_good_tts_block_then_rerun_changes_nothing(box, tmp_path):
-    values = values_with_tts(box, tmp_path, FIXTURES / "good.yaml")
+    values = values_with_tts(box, tmp_path, shipped_block())
     chart = str(chart_dir(box))
     dry = helm_cli.ensure_present(helm(box), chart, values, check_mode=True)
     assert dry["changed"] and dry["revision_after"] == 1 and len(helm(box).history()) == 1
@@ -159,7 +164,7 @@ def test_health_url_is_checked_directly(box, api):
 
 def test_rollout_survives_dropped_watches(box, api, tmp_path):
     values = values_with_tts(
-        box, tmp_path, FIXTURES / "good.yaml", edit=lambda tts: tts["extraArgs"].extend(["--seed", "1"])
+        box, tmp_path, shipped_block(), edit=lambda tts: tts["extraArgs"].extend(["--seed", "1"])
     )
     box.cli("fault", "set", "drop-watches", "after_seconds=0.3")
     try:
@@ -185,9 +190,7 @@ def test_broken_upgrade_fails_fast_then_rolls_back(box, api):
     diagnosed_at = dt.datetime.now(dt.UTC)
     assert result.diagnosis["cause_id"] == "qwen3-tts-not-registered", result.msg
     MEASURED["broken upgrade: helm upgrade -> diagnosis"] = time.monotonic() - started
-    crashed = _crash_finished_at(
-        rollout.RawApi(api).get_json(f"/api/v1/namespaces/default/pods/{result.pod['name']}")
-    )
+    crashed = _crash_finished_at(api.get_json(f"/api/v1/namespaces/default/pods/{result.pod['name']}"))
     if crashed:  # second resolution: an upper bound
         MEASURED["broken upgrade: crash (finishedAt) -> diagnosis"] = (diagnosed_at - crashed).total_seconds()
     assert time.monotonic() - started < FAST_FAILURE_SECONDS + 10

@@ -16,12 +16,13 @@ import pytest
 import yaml
 from ansible_collections.local_llm.tts.plugins.module_utils.drift_gather import gather_and_compare
 
+from runbooks.defaults import shipped_block
 from tests.support import REPO, VENV_BIN, Sandbox, binary, run, sandbox_host, write_inventory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
 TIME_SCALE = 600
-DESIRED = yaml.safe_load((REPO / "roles" / "tts_common" / "defaults" / "main.yml").read_text())["tts_desired"]
+DESIRED = shipped_block()
 CONTAINER = "/spec/template/spec/containers/0"
 NO_DRIFT = {"values_file": 0, "release": 0, "live": 0, "health": 0}
 OBSERVED: dict[str, object] = {}  # printed at the end: what the health layer showed at each step

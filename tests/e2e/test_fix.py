@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from runbooks.defaults import shipped_block
 from tests.support import REPO, VENV_BIN, Sandbox, sandbox_host, write_inventory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
@@ -128,10 +129,10 @@ def test_check_mode_reports_and_changes_nothing(incident, tmp_path):
 
 
 def test_a_faulty_desired_block_is_diagnosed_and_rolled_back(incident, tmp_path):
-    desired = yaml.safe_load((REPO / "roles" / "tts_common" / "defaults" / "main.yml").read_text())[
-        "tts_desired"
-    ]
-    desired["extraArgs"] = [a for a in desired["extraArgs"] if a != "--omni"]  # the plan's args, fact 1
+    desired = shipped_block()
+    desired["extraArgs"] = [
+        a for a in desired["extraArgs"] if a != "--omni"
+    ]  # the plan's args (omni-cli-handover)
     extra = tmp_path / "faulty.yml"
     extra.write_text(yaml.safe_dump({"tts_desired": desired, "tts_pitfalls_fail_on": "never"}))
     inventory = _inventory(tmp_path, incident.state_dir)

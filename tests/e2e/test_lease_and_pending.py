@@ -22,7 +22,7 @@ import pytest
 from ansible.module_utils.testing import patch_module_args
 from ansible_collections.local_llm.tts.plugins.module_utils import helm_cli
 from ansible_collections.local_llm.tts.plugins.module_utils import lease as lease_utils
-from ansible_collections.local_llm.tts.plugins.module_utils.cluster_access import open_cluster
+from ansible_collections.local_llm.tts.plugins.module_utils.cluster_client import open_cluster
 from ansible_collections.local_llm.tts.plugins.modules import helm_pending as helm_pending_module
 from ansible_collections.local_llm.tts.plugins.modules import lease as lease_module
 
@@ -53,7 +53,7 @@ def box(tmp_path_factory):
 @pytest.fixture
 def leases(box):
     """The LeaseApi, with the release's Lease removed before and after each test."""
-    api = lease_utils.LeaseApi(open_cluster(str(box.kubeconfig), None).api)
+    api = lease_utils.LeaseApi(open_cluster(str(box.kubeconfig), None))
     box.kubectl("delete", "lease", LEASE, "--ignore-not-found")
     yield api
     box.kubectl("delete", "lease", LEASE, "--ignore-not-found")
@@ -201,8 +201,8 @@ def test_a_dead_holders_expired_lease_is_taken_over(box, leases, capsys):
 KILLED_RUN = """
 import sys
 from ansible_collections.local_llm.tts.plugins.module_utils import lease
-from ansible_collections.local_llm.tts.plugins.module_utils.cluster_access import open_cluster
-api = lease.LeaseApi(open_cluster(sys.argv[1], None).api)
+from ansible_collections.local_llm.tts.plugins.module_utils.cluster_client import open_cluster
+api = lease.LeaseApi(open_cluster(sys.argv[1], None))
 lease.acquire_lease(api, "default", "local-llm", "killed-run-1", lease_seconds=int(sys.argv[2]))
 print("acquired", flush=True)
 sys.stdin.read()

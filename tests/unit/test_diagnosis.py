@@ -1,14 +1,19 @@
-"""diagnose(): each rule from evidence shaped as the sandbox (and Kubernetes) produce it."""
+"""diagnose(): each rule from evidence shaped as the sandbox (and Kubernetes) produce it, with log text
+taken from real upstream output (tests/fixtures/upstream/, README.md there) where a tool prints it."""
 
 from __future__ import annotations
 
 import io
+import re
 import wave
+from pathlib import Path
 
 import pytest
-from ansible_collections.local_llm.tts.plugins.module_utils.diagnosis import RULES, diagnose
+import yaml
+from ansible_collections.local_llm.tts.plugins.module_utils.diagnosis import RULES, Diagnosis, diagnose
 from ansible_collections.local_llm.tts.plugins.module_utils.rollout import (
     assess,
+    failure_message,
     pod_failure,
     selector_string,
 )
@@ -18,20 +23,42 @@ from ansible_collections.local_llm.tts.plugins.module_utils.tts_checks import (
     speech_request,
 )
 
+ROOT = Path(__file__).resolve().parents[2]
+UPSTREAM = ROOT / "tests/fixtures/upstream"
+FACTS = {fact["id"]: fact for fact in yaml.safe_load((ROOT / "docs/facts.yml").read_text())["facts"]}
 POD_NAME = "local-llm-tts-5495cf6556-d8sgm"
 SITE = "/usr/local/lib/python3.12/dist-packages"
 
-# The seeded incident's previous-container log tail, as `kubectl logs --previous` printed it.
+# Real pip 26.3 output (see tests/fixtures/upstream/README.md).
+INCIDENT_PIP_LOG = (UPSTREAM / "incident-pip-install-U-transformers-flash-attn.log").read_text()
+ONLY_BINARY_LOG = (UPSTREAM / "step-c-flash-attn-only-binary.log").read_text()
+RESOLUTION_LOG = (UPSTREAM / "pip-resolution-impossible.log").read_text()
+PIP_GIT_URL_LOG = (UPSTREAM / "pip-git-url-without-git.log").read_text()
+# transformers' own error for a qwen3_tts config (fact transformers-no-qwen3-tts), as the user saw it.
+ARCHITECTURE_ERROR = re.search(r'raises "(.+?)"', FACTS["transformers-no-qwen3-tts"]["claim"]).group(1)
 ARCHITECTURE_LOG = f"""\
-Running bootstrap command: pip install -U transformers flash-attn
   File "{SITE}/transformers/models/auto/configuration_auto.py", line 1372, in from_pretrained
     raise ValueError(
-ValueError: The checkpoint you are trying to load has model type `qwen3_tts` but Transformers does not \
-recognize this architecture. This could be because of an issue with the checkpoint, or because your version \
-of Transformers is out of date.
+ValueError: {ARCHITECTURE_ERROR}
 """
+# The seeded incident's previous-container log: the chart echoes the bootstrap, runs it (pip fails,
+# installs nothing) and then `vllm serve` without --omni (fact chart-entrypoint).
+INCIDENT_LOG = (
+    "Running bootstrap command: pip install -U transformers flash-attn\n"
+    + INCIDENT_PIP_LOG
+    + ARCHITECTURE_LOG
+)
+# bash's own texts for a missing command: `bash script` / `bash -c script` (bash 5.1+).
+GIT_MISSING = "bash: git: command not found"
+GIT_MISSING_BASH_C = "bash: line 2: git: command not found"
+PLAN_LITERAL_LOG = (
+    'Running bootstrap command: echo "Cloning vllm-omni repository..."\n'
+    "Cloning vllm-omni repository...\n"
+    f"{GIT_MISSING_BASH_C}\n" + ARCHITECTURE_LOG
+)
+# Python's and argparse's own formats.
 TORCH_LOG = (
-    f"ERROR 11-26 12:10:20 [core.py:866]     import vllm._C  # noqa\n"
+    "ERROR 11-26 12:10:20 [core.py:866]     import vllm._C  # noqa\n"
     f"ImportError: {SITE}/vllm/_C.abi3.so: undefined symbol: _ZN3c1013MessageLoggerC1EPKciib\n"
 )
 IMPORT_NAME_LOG = (
@@ -40,12 +67,18 @@ IMPORT_NAME_LOG = (
 )
 MISSING_MODULE_LOG = "    from omegaconf import OmegaConf\nModuleNotFoundError: No module named 'omegaconf'\n"
 NO_OMNI_LOG = "usage: vllm serve [model_tag] [options]\nvllm serve: error: unrecognized arguments: --omni\n"
+# pip 24's texts for a failed wheel build (a source build that ran and failed).
 FLASH_ATTN_LOG = (
     "  ERROR: Failed building wheel for flash-attn\nFailed to build flash-attn\n"
     "ERROR: Failed to build installable wheels for some pyproject.toml based projects (flash-attn)\n"
 )
 BOOTSTRAP_LOG = (
     "Running bootstrap command: ...\n  Building wheel for flash-attn (pyproject.toml): still running...\n"
+)
+SOURCE_BUILD_LOG = (
+    "Running bootstrap command: ...\nInstalling flash-attn...\n"
+    + FACTS["flash-attn-no-build-isolation"]["signature"]
+    + "\n"
 )
 
 
@@ -85,6 +118,10 @@ INCIDENT_EVENTS = [
         "connection refused",
     ),
 ]
+STARTUP_KILL = event("Killing", "Container tts failed startup probe, will be restarted", "Normal")
+KILLED = pod(
+    state={"running": {}}, last_state={"terminated": {"exitCode": 137, "reason": "Error"}}, restarts=1
+)
 PROGRESS_DEADLINE = {
     "metadata": {"name": "local-llm-tts", "generation": 1},
     "status": {
@@ -106,18 +143,31 @@ UNSCHEDULABLE_MESSAGE = (
 )
 
 
-def cause(**evidence) -> str | None:
+def diagnosis(**evidence) -> Diagnosis | None:
     args = {"pod": None, "events": [], "logs": "", "previous_logs": "", "deployment": None, **evidence}
-    found = diagnose(**args)
+    return diagnose(**args)
+
+
+def cause(**evidence) -> str | None:
+    found = diagnosis(**evidence)
     return found.cause_id if found else None
+
+
+def also(found: Diagnosis) -> list[str]:
+    return [other.cause_id for other in found.also]
 
 
 @pytest.mark.parametrize(
     ("logs", "expected"),
     [
         (ARCHITECTURE_LOG, "qwen3-tts-not-registered"),
+        (GIT_MISSING, "git-missing"),
+        (GIT_MISSING_BASH_C, "git-missing"),
+        (PIP_GIT_URL_LOG, "git-missing"),
         (TORCH_LOG, "torch-abi-break"),
         (IMPORT_NAME_LOG, "vllm-omni-version-mismatch"),
+        (RESOLUTION_LOG, "pip-resolution-impossible"),
+        (INCIDENT_PIP_LOG, "flash-attn-build-isolation"),
         (MISSING_MODULE_LOG, "missing-dependency"),
         (NO_OMNI_LOG, "vllm-omni-not-installed"),
         (FLASH_ATTN_LOG, "flash-attn-build-failed"),
@@ -130,12 +180,57 @@ def test_each_log_rule_from_the_previous_container(logs, expected):
     )
 
 
-def test_the_incident_names_the_fix_and_quotes_the_line():
-    found = diagnose(CRASHED, INCIDENT_EVENTS, BOOTSTRAP_LOG, ARCHITECTURE_LOG, PROGRESS_DEADLINE)
+def test_the_incident_names_the_fix_quotes_the_line_and_the_failed_bootstrap():
+    found = diagnose(CRASHED, INCIDENT_EVENTS, BOOTSTRAP_LOG, INCIDENT_LOG, PROGRESS_DEADLINE)
     assert found.cause_id == "qwen3-tts-not-registered"
     assert found.evidence.startswith("ValueError: The checkpoint you are trying to load has model type")
-    assert "--omni" in found.fix and "v0.14.0" in found.fix
-    assert "transformers>=5" in found.summary
+    assert "--omni" in found.fix and "0.14.0" in found.fix and "git" in found.fix
+    assert "without --omni" in found.summary and "vllm-omni is not installed" in found.summary
+    assert "transformers>=5" not in found.summary and "pre-release" not in found.summary
+    # The bootstrap's pip failed and installed nothing: that is the secondary cause, not a missing
+    # module (its `No module named 'torch'` is flash-attn's setup.py in pip's isolated build).
+    assert also(found) == ["flash-attn-build-isolation", "progress-deadline-exceeded"]
+    (isolation,) = [other for other in found.also if other.cause_id == "flash-attn-build-isolation"]
+    assert isolation.evidence == (
+        "ERROR: Failed to build 'flash-attn' when getting requirements to build wheel"
+    )
+    assert "installed nothing" in isolation.summary and "own pip command" in isolation.fix
+
+
+def test_the_plans_literal_block_under_the_example_chart():
+    # git fails (no git in the image), the chart still runs `vllm serve` without --omni.
+    found = diagnosis(pod=CRASHED, previous_logs=PLAN_LITERAL_LOG)
+    assert (found.cause_id, also(found)) == ("qwen3-tts-not-registered", ["git-missing"])
+    assert found.also[0].evidence == GIT_MISSING_BASH_C
+    assert "curl" in found.also[0].fix and "sha256" in found.also[0].fix
+
+
+def test_a_strict_chart_stops_at_git():
+    found = diagnosis(pod=CRASHED, previous_logs=f"Cloning vllm-omni repository...\n{GIT_MISSING}\n")
+    assert (found.cause_id, found.also) == ("git-missing", ())
+
+
+def test_no_module_named_torch_inside_flash_attns_build_is_not_a_missing_dependency():
+    found = diagnosis(previous_logs=INCIDENT_PIP_LOG)
+    assert found.cause_id == "flash-attn-build-isolation" and found.also == ()
+
+
+def test_a_real_missing_module_next_to_the_build_failure_is_still_reported():
+    found = diagnosis(previous_logs=INCIDENT_PIP_LOG + MISSING_MODULE_LOG)
+    assert (found.cause_id, also(found)) == ("flash-attn-build-isolation", ["missing-dependency"])
+    assert "omegaconf" in found.also[0].summary
+
+
+def test_a_tolerated_only_binary_failure_is_no_cause():
+    assert cause(previous_logs=ONLY_BINARY_LOG) is None
+    found = diagnosis(previous_logs=ONLY_BINARY_LOG + "flash-attn skipped\n" + ARCHITECTURE_LOG)
+    assert (found.cause_id, found.also) == ("qwen3-tts-not-registered", ())
+
+
+def test_resolution_impossible_quotes_pips_verdict():
+    found = diagnosis(previous_logs=RESOLUTION_LOG)
+    assert found.evidence.startswith("ERROR: ResolutionImpossible")
+    assert "installed nothing" in found.summary
 
 
 def test_current_log_counts_when_there_is_no_previous_one():
@@ -143,7 +238,8 @@ def test_current_log_counts_when_there_is_no_previous_one():
 
 
 def test_a_tolerated_flash_attn_failure_does_not_hide_the_real_crash():
-    assert cause(previous_logs=FLASH_ATTN_LOG + ARCHITECTURE_LOG) == "qwen3-tts-not-registered"
+    found = diagnosis(previous_logs=FLASH_ATTN_LOG + ARCHITECTURE_LOG)
+    assert (found.cause_id, also(found)) == ("qwen3-tts-not-registered", ["flash-attn-build-failed"])
 
 
 def test_missing_module_names_the_module():
@@ -151,17 +247,24 @@ def test_missing_module_names_the_module():
     assert "omegaconf" in found.summary
 
 
-def test_startup_probe_kill_means_start_up_too_slow():
-    events = [
-        *INCIDENT_EVENTS,
-        event("Killing", "Container tts failed startup probe, will be restarted", "Normal"),
-    ]
-    killed = pod(
-        state={"running": {}}, last_state={"terminated": {"exitCode": 137, "reason": "Error"}}, restarts=1
-    )
-    assert cause(pod=killed, events=events, logs=BOOTSTRAP_LOG, deployment=PROGRESS_DEADLINE) == (
-        "startup-too-slow"
-    )
+def test_startup_probe_kill_during_a_source_build_quotes_the_last_log_line():
+    events = [*INCIDENT_EVENTS, STARTUP_KILL]
+    found = diagnosis(pod=KILLED, events=events, previous_logs=SOURCE_BUILD_LOG, deployment=PROGRESS_DEADLINE)
+    assert found.cause_id == "startup-too-slow"
+    assert found.evidence == "Precompiled wheel not found. Building from source..."
+    assert "compiling flash-attn" in found.summary
+    found = diagnosis(pod=KILLED, events=events, logs=BOOTSTRAP_LOG)
+    assert found.evidence == "Building wheel for flash-attn (pyproject.toml): still running..."
+
+
+def test_startup_probe_kill_without_a_build_quotes_the_event():
+    events = [*INCIDENT_EVENTS, STARTUP_KILL]
+    found = diagnosis(pod=KILLED, events=events, logs="Running bootstrap command: ...\nDownloading x\n")
+    assert found.cause_id == "startup-too-slow" and found.evidence.startswith("Killing: ")
+
+
+def test_a_source_build_without_a_kill_is_no_cause():
+    assert cause(pod=KILLED, events=INCIDENT_EVENTS, logs=SOURCE_BUILD_LOG) is None
 
 
 def test_startup_probe_failures_alone_are_not_a_cause():
@@ -247,15 +350,54 @@ def test_nothing_known_gives_none():
     assert cause(pod=CRASHED, logs="OSError: [Errno 98] Address already in use") is None
 
 
-def test_rules_are_documented_data():
+def test_as_dict_is_json_friendly_and_lists_the_secondary_causes():
+    import json
+
+    found = diagnosis(pod=CRASHED, previous_logs=PLAN_LITERAL_LOG)
+    data = json.loads(json.dumps(found.as_dict()))
+    assert set(data) == {"cause_id", "summary", "evidence", "fix", "also", "text"}
+    assert [other["cause_id"] for other in data["also"]] == ["git-missing"]
+    assert set(data["also"][0]) == {"cause_id", "summary", "evidence", "fix"}
+    # one rendering, in Python: the playbooks publish `text`, the rollout's failure message embeds it
+    assert data["text"].startswith("[qwen3-tts-not-registered] ")
+    assert f"Evidence: {data['evidence']}" in data["text"]
+    assert f"Fix: {data['fix'].rstrip('.')}" in data["text"]
+    assert "Also [git-missing]" in data["text"] and "git: command not found" in data["text"]
+    message = failure_message("pod crash-looped", data, "")
+    assert "Cause [qwen3-tts-not-registered]" in message and data["text"] in message
+
+
+CAUSES = {
+    "qwen3-tts-not-registered",
+    "git-missing",
+    "torch-abi-break",
+    "vllm-omni-version-mismatch",
+    "pip-resolution-impossible",
+    "flash-attn-build-isolation",
+    "missing-dependency",
+    "vllm-omni-not-installed",
+    "startup-too-slow",
+    "flash-attn-build-failed",
+    "oom-killed",
+    "config-error",
+    "image-pull-failed",
+    "unschedulable",
+    "progress-deadline-exceeded",
+}
+
+
+def test_rules_are_documented_data_citing_the_facts_table():
+    assert {rule.cause_id for rule in RULES} == CAUSES
+    cited: dict[str, set[str]] = {}
     for rule in RULES:
-        assert rule.summary and rule.fix and rule.pattern
-    cited = {rule.cause_id: rule.facts for rule in RULES}
-    assert cited["qwen3-tts-not-registered"] == (1, 8)
-    assert cited["torch-abi-break"] == (4,)
-    assert cited["vllm-omni-version-mismatch"] == (2,)
-    assert cited["missing-dependency"] == (3,)
-    assert cited["flash-attn-build-failed"] == (5,)
+        assert rule.summary and rule.fix and rule.pattern and rule.facts
+        assert set(rule.facts) <= set(FACTS), rule.cause_id
+        cited.setdefault(rule.cause_id, set()).update(rule.facts)
+    declared: dict[str, set[str]] = {}
+    for fact_id, fact in FACTS.items():
+        for cause_id in (fact.get("used_by") or {}).get("diagnosis") or ():
+            declared.setdefault(cause_id, set()).add(fact_id)
+    assert cited == declared
 
 
 # -- when the rollout watch stops and asks for a diagnosis (module_utils/rollout.py) --------------------

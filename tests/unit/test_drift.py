@@ -23,8 +23,10 @@ from ansible_collections.local_llm.tts.plugins.module_utils.drift_gather import 
 )
 from ansible_collections.local_llm.tts.plugins.module_utils.tts_checks import Reply
 
+from runbooks.defaults import shipped_block
+
 REPO = Path(__file__).resolve().parents[2]
-DESIRED = yaml.safe_load((REPO / "roles" / "tts_common" / "defaults" / "main.yml").read_text())["tts_desired"]
+DESIRED = shipped_block()
 CONTAINER = "/spec/template/spec/containers/0"
 DEPLOYMENT = {"kind": "Deployment", "name": "local-llm-tts"}
 SERVICE = {"kind": "Service", "name": "local-llm-tts"}

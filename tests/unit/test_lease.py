@@ -253,9 +253,9 @@ def test_release_after_a_take_over_leaves_the_new_holder_alone():
 
 
 def run_module(monkeypatch, capsys, fake: FakeLeaseApi, **args) -> dict:
-    cluster = type("Cluster", (), {"api": None, "context": "ctx"})
+    cluster = type("Cluster", (), {"context": "ctx"})
     monkeypatch.setattr(lease_module, "open_cluster", lambda kubeconfig, context: cluster)
-    monkeypatch.setattr(lease_module, "LeaseApi", lambda api_client: fake)
+    monkeypatch.setattr(lease_module, "LeaseApi", lambda cluster: fake)
     with patch_module_args({"release": "local-llm", **args}), pytest.raises(SystemExit):
         lease_module.main()
     return json.loads(capsys.readouterr().out)

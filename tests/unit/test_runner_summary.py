@@ -175,6 +175,23 @@ def test_human_summary_shows_counts_and_facts():
     assert "values changed yes" in text and "artifacts: /repo/artifacts/x-fix" in text
 
 
+def test_human_summary_shows_the_pitfalls_preflight_let_through():
+    finding = {
+        "rule_id": "bf16-pre-ampere",
+        "severity": "warning",
+        "message": "the Qwen3-TTS stage loads bfloat16 [Tesla-T4]",
+        "fix": "schedule on Ampere or newer nodes",
+    }
+    record = _record(
+        _ok("sandbox", _set_stats({"pitfall_findings": [finding]})), _stats({"ok": {"sandbox": 1}})
+    )
+    text = format_human(build_summary("fix", record, None))
+    assert (
+        "warning: bf16-pre-ampere: the Qwen3-TTS stage loads bfloat16 [Tesla-T4] "
+        "Fix: schedule on Ampere or newer nodes"
+    ) in text
+
+
 RECORDER_PLAYBOOK = """\
 - name: Record events
   hosts: all
@@ -243,3 +260,54 @@ def test_summary_from_recorded_events(recorded_events):
     assert summary["run_facts"] == {"run_note": "hello"}
     assert exit_code_for(summary["hosts"]) == 2 and summary["status"] == "failed"
     assert host["started"] < host["finished"] and 0 <= host["seconds"] < 60
+
+
+def test_a_published_diagnosis_dict_prints_its_cause_and_the_secondary_causes():
+    diagnosis = {
+        "cause_id": "qwen3-tts-not-registered",
+        "summary": "plain vLLM served the model",
+        "evidence": "ValueError: The checkpoint you are trying to load has model type `qwen3_tts` ...",
+        "fix": "serve with --omni",
+        "also": [
+            {
+                "cause_id": "git-missing",
+                "summary": "the bootstrap runs git, which the image does not have",
+                "evidence": "bash: line 2: git: command not found",
+                "fix": "curl the sdist",
+            }
+        ],
+    }
+    record = _record(
+        _ok("a", _set_stats({"diagnosis": diagnosis, "rolled_back": True})),
+        _failed("a", "rollout failed"),
+        _stats({"ok": {"a": 3}, "failures": {"a": 1}}),
+    )
+    summary = build_summary("fix", record, None)
+    assert summary["hosts"]["a"]["diagnosis"]["also"][0]["cause_id"] == "git-missing"  # JSON keeps the dict
+    lines = format_human(summary).splitlines()
+    assert any(
+        line.strip().startswith(
+            "diagnosis: qwen3-tts-not-registered: plain vLLM served the model (evidence: "
+        )
+        for line in lines
+    )
+    assert any(line.strip() == "fix: serve with --omni" for line in lines)
+    also = [line.strip() for line in lines if line.strip().startswith("also: ")]
+    assert also == [
+        "also: git-missing: the bootstrap runs git, which the image does not have "
+        "(evidence: bash: line 2: git: command not found)"
+    ]
+
+
+def test_a_diagnosis_without_secondary_causes_prints_no_also_line():
+    diagnosis = {
+        "cause_id": "oom-killed",
+        "summary": "OOMKilled",
+        "evidence": "terminated: OOMKilled",
+        "fix": "x",
+    }
+    record = _record(_ok("a", _set_stats({"diagnosis": diagnosis})), _stats({"ok": {"a": 1}}))
+    text = format_human(build_summary("verify", record, None))
+    assert (
+        "diagnosis: oom-killed: OOMKilled (evidence: terminated: OOMKilled)" in text and "also:" not in text
+    )

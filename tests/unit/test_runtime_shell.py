@@ -202,3 +202,38 @@ def test_unknown_commands_succeed_silently_with_the_default_handler():
     )
     assert status == 0 and lines == ["done\n"]
     assert shell.fs.is_directory("/tmp/x")
+
+
+def run_on_path(argv: list[str], present: set[str]) -> tuple[int, list[str], Recorder]:
+    """As ``run``, with only ``present`` on PATH (the image's command table)."""
+    lines: list[str] = []
+    log = LineLog(lines.append)
+    recorder = Recorder()
+    shell = Shell(recorder, on_path=lambda program: program.rsplit("/", 1)[-1] in present)
+    status = shell.run_invocation(argv, {}, Output(log.write), Output(log.write))
+    log.flush()
+    return status, lines, recorder
+
+
+@pytest.mark.parametrize(
+    ("argv", "status", "lines"),
+    [
+        (["bash", "-e", "-c", "echo a\ngit clone x\necho b"], 127, ["a", "bash: git: command not found"]),
+        (["bash", "-c", "git clone x || echo tolerated"], 0, ["bash: git: command not found", "tolerated"]),
+        (["/bin/bash", "-c", "true\ngit x", "entry"], 127, ["entry: line 2: git: command not found"]),
+        (["sh", "-c", "true\ngit x"], 127, ["sh: 2: git: not found"]),
+        (["bash", "-c", "zsh -c true"], 127, ["bash: zsh: command not found"]),
+        (["git", "x"], 128, ['exec: "git": executable file not found in $PATH']),
+    ],
+)
+def test_a_program_not_on_path_is_command_not_found(argv, status, lines):
+    result, output, recorder = run_on_path(argv, {"bash", "sh", "true", "echo"})
+    assert (result, output) == (status, lines)
+    assert recorder.calls == []
+
+
+def test_command_v_reports_what_is_on_path():
+    status, lines, _ = run_on_path(
+        ["bash", "-c", "command -v curl; command -v git || echo none"], {"bash", "curl"}
+    )
+    assert (status, lines) == (0, ["/usr/bin/curl", "none"])

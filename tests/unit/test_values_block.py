@@ -10,36 +10,15 @@ import yaml
 from ansible_collections.local_llm.tts.plugins.module_utils import values_block as vb
 from ansible_collections.local_llm.tts.plugins.module_utils.values_block import ValuesError
 
+from runbooks.defaults import shipped_block
+
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples/HelmChart/custom-chart/values.yaml"
-GOOD = ROOT / "tests/fixtures/tts/good.yaml"
 
 
 def desired_block() -> dict:
-    """The product's full desired block: the plan's fields with good.yaml's changes."""
-    good = yaml.safe_load(GOOD.read_text())["tts"]
-    return {
-        "enabled": True,
-        "image": good["image"],
-        "bootstrap": good["bootstrap"],
-        "replicaCount": 1,
-        "model": {
-            "name": "Qwen/Qwen3-TTS-12Hz-1.7B-CustomVoice",
-            "path": "/models/Qwen3-TTS-12Hz-1.7B-CustomVoice",
-        },
-        "resources": {"limits": {"nvidia.com/gpu": 1}},
-        "affinity": {
-            "nodeAffinity": {
-                "requiredDuringSchedulingIgnoredDuringExecution": {
-                    "nodeSelectorTerms": [
-                        {"matchExpressions": [{"key": "memorysize", "operator": "In", "values": ["16GB"]}]}
-                    ]
-                }
-            }
-        },
-        "service": {"port": 8006},
-        "extraArgs": good["extraArgs"],
-    }
+    """The product's desired block as shipped (tts_desired)."""
+    return shipped_block()
 
 
 def block_span(text: str, key: str) -> range:
@@ -114,9 +93,10 @@ def test_bootstrap_is_a_literal_block():
     new = vb.render(EXAMPLE.read_text(encoding="utf-8"), "tts", desired_block())
     lines = new.split("\n")
     index = lines.index("  bootstrap: |")
-    assert lines[index + 1] == "    set -e"
-    assert lines[index + 12] == '    echo "Bootstrap complete!"'
-    assert lines[index + 13] == "  replicaCount: 1"
+    script = desired_block()["bootstrap"].rstrip("\n").split("\n")
+    assert lines[index + 1 : index + 1 + len(script)] == ["    " + line if line else "" for line in script]
+    assert lines[index + len(script)] == '    echo "Bootstrap complete!"'
+    assert lines[index + 1 + len(script)] == "  replicaCount: 1"
 
 
 def test_idempotent():

@@ -17,14 +17,14 @@ from ansible_collections.local_llm.tts.plugins.modules import pitfalls as pitfal
 from ansible_collections.local_llm.tts.plugins.modules import values_block as values_block_module
 from ansible_collections.local_llm.tts.plugins.modules import values_restore as values_restore_module
 
+from runbooks.defaults import shipped_block
+
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples/HelmChart/custom-chart/values.yaml"
-FIXTURES = ROOT / "tests/fixtures/tts"
 
 
 def desired_block() -> dict:
-    good = yaml.safe_load((FIXTURES / "good.yaml").read_text())["tts"]
-    return {**yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))["tts"], **good}
+    return shipped_block()
 
 
 def run(module, capsys, check_mode: bool = False, **args) -> dict:
@@ -172,9 +172,12 @@ def test_restore_from_a_given_backup_and_missing_backup(values, tmp_path, capsys
 # ---------------------------------------------------------------------------- pitfalls
 
 
-def test_pitfalls_module_passes_good_block(capsys):
+def test_pitfalls_module_passes_the_shipped_block_with_its_one_warning(capsys):
     result = run(pitfalls_module, capsys, block=desired_block())
-    assert result["changed"] is False and result["findings"] == []
+    assert "failed" not in result and result["changed"] is False
+    assert [(f["rule_id"], f["severity"]) for f in result["findings"]] == [
+        ("engine-flags-ignored-under-omni", "warning")
+    ]
 
 
 def test_pitfalls_module_fails_on_errors_with_readable_message(capsys):
@@ -189,7 +192,9 @@ def test_pitfalls_module_fail_on_never_and_warning(capsys):
     block = {**desired_block(), "bootstrap": "pip install flash-attn || true"}
     reported = run(pitfalls_module, capsys, block=block, fail_on="never")
     assert "failed" not in reported
-    assert [f["severity"] for f in reported["findings"]] == ["warning"]
+    rules = {f["rule_id"] for f in reported["findings"]}
+    assert rules == {"floating-install", "engine-flags-ignored-under-omni"}
+    assert {f["severity"] for f in reported["findings"]} == {"warning"}
     assert "failed" not in run(pitfalls_module, capsys, block=block)  # default: errors only
     assert run(pitfalls_module, capsys, block=block, fail_on="warning")["failed"] is True
 

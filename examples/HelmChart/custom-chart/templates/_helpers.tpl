@@ -24,13 +24,14 @@ app.kubernetes.io/managed-by: {{ .root.Release.Service }}
 {{/*
 Container entrypoint, run as `/bin/bash -c <this> vllm-entrypoint <extraArgs...>`.
 BOOTSTRAP, MODEL_PATH and SERVICE_PORT come from the container's env.
-The bootstrap runs under `bash -e`: the first failing command stops the container.
+The bootstrap runs under `bash -e` (its first failing command ends it); the server starts
+even when the bootstrap failed.
 */}}
 {{- define "custom-chart.entrypoint" -}}
 set -e
 if [ -n "${BOOTSTRAP:-}" ]; then
   echo "Running bootstrap command: ${BOOTSTRAP}"
-  bash -e -c "${BOOTSTRAP}"
+  bash -e -c "${BOOTSTRAP}" || echo "Bootstrap command failed with exit code $?; starting the server anyway"
 fi
 echo "vllm serve ${MODEL_PATH} --port ${SERVICE_PORT} $*"
 exec vllm serve "${MODEL_PATH}" --port "${SERVICE_PORT}" "$@"

@@ -12,9 +12,16 @@ class ModuleDocFragment:
 options:
   kubeconfig:
     description:
-      - Path of the kubeconfig file; the default one (C(KUBECONFIG), else C(~/.kube/config)) when omitted
-        or empty.
-      - TLS is verified with the kubeconfig's CA as it stands; the file's contents are never logged.
+      - Path of the kubeconfig file. When omitted or empty, the environment variable C(KUBECONFIG) (one
+        path or a C(:)-separated list, merged as kubectl merges it), else C(~/.kube/config), else, when
+        none exists, the service account of the pod the module runs in (in-cluster config).
+      - helm gets the same choice (C(--kubeconfig) only when this is given; otherwise helm reads
+        C(KUBECONFIG) from the inherited environment itself).
+      - Token files, exec credential plugins and client certificates of the kubeconfig are used as kubectl
+        uses them. TLS is always verified with the kubeconfig's CA (C(insecure-skip-tls-verify) is not
+        honoured); the file is never written and its contents are never logged.
+      - A missing file, an unknown context, an unreachable server, a TLS failure or a 401/403 answer fails
+        with a message that starts with C(CONFIG:) and names the file, the context and the server.
     type: path
   context:
     description: Kube-context inside the kubeconfig; its current context when omitted or empty.

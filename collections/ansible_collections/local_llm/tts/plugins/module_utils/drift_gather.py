@@ -1,25 +1,26 @@
 """Read what ``drift.compare_layers`` compares, once, without changing or waiting for anything.
 
 The values file from disk; the release's values and manifest with the helm CLI (``helm get values -o json``,
-``helm get manifest``); the TTS Deployment, Service and pods with the official client (plain GETs through
-``rollout.RawApi``, retried briefly on 5xx/429); ``/health`` with a single request through the API server's
+``helm get manifest``); the TTS Deployment, Service and pods with ``cluster_client.ClusterClient`` (plain
+GETs, retried briefly on 5xx/429); ``/health`` with a single request through the API server's
 service proxy or ``health_url``. The kubeconfig is passed by path; credentials are never read into a result.
 """
 
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass, field
 
 import yaml
 from ansible_collections.local_llm.tts.plugins.module_utils import values_block
-from ansible_collections.local_llm.tts.plugins.module_utils.cluster_access import open_cluster
+from ansible_collections.local_llm.tts.plugins.module_utils.cluster_client import (
+    ClusterClient,
+    ClusterConfigError,
+    open_cluster,
+)
 from ansible_collections.local_llm.tts.plugins.module_utils.drift import compare_layers, summarise
 from ansible_collections.local_llm.tts.plugins.module_utils.helm_cli import HelmCli, HelmError
 from ansible_collections.local_llm.tts.plugins.module_utils.rollout import (
-    RawApi,
-    call_with_retry,
     live_pods,
     pod_failure,
     pod_ready,
@@ -94,18 +95,18 @@ def read_release(helm: HelmCli) -> tuple[dict, list[dict]]:
 
 
 # -- cluster ----------------------------------------------------------------------------------------
-def _get_or_none(api: RawApi, path: str) -> dict | None:
+def _get_or_none(api: ClusterClient, path: str) -> dict | None:
     from kubernetes.client.exceptions import ApiException
 
     try:
-        return call_with_retry(lambda: api.get_json(path), time.monotonic() + API_RETRY_SECONDS)
+        return api.get_json(path, retry_seconds=API_RETRY_SECONDS)
     except ApiException as exc:
         if exc.status == 404:
             return None
         raise
 
 
-def read_live_objects(api: RawApi, namespace: str, deployment: str, service: str) -> list[dict]:
+def read_live_objects(api: ClusterClient, namespace: str, deployment: str, service: str) -> list[dict]:
     """The Deployment and the Service as the API serves them; a missing one is left out."""
     found = [
         _get_or_none(api, f"/apis/apps/v1/namespaces/{namespace}/deployments/{deployment}"),
@@ -118,12 +119,11 @@ def read_live_objects(api: RawApi, namespace: str, deployment: str, service: str
     return [obj for obj in found if obj is not None]
 
 
-def _deployment_pods(api: RawApi, namespace: str, deployment: dict) -> list[dict]:
+def _deployment_pods(api: ClusterClient, namespace: str, deployment: dict) -> list[dict]:
     """The Deployment's pods that are not being deleted, by name."""
     selector = selector_string((deployment.get("spec") or {}).get("selector") or {})
-    listing = call_with_retry(
-        lambda: api.get_json(f"/api/v1/namespaces/{namespace}/pods", {"labelSelector": selector}),
-        time.monotonic() + API_RETRY_SECONDS,
+    listing = api.get_json(
+        f"/api/v1/namespaces/{namespace}/pods", {"labelSelector": selector}, retry_seconds=API_RETRY_SECONDS
     )
     return sorted(live_pods(listing.get("items") or []), key=lambda p: p["metadata"]["name"])
 
@@ -148,6 +148,8 @@ def probe_health(send: Transport, path: str) -> dict:
     """One GET; a refused connection or a timeout is a failed check, not an error of the run."""
     try:
         reply = send("GET", path, None, HEALTH_TIMEOUT_SECONDS)
+    except ClusterConfigError:  # the API server refused our credentials: not a health answer
+        raise
     except Exception as exc:  # connection errors, TLS, timeouts
         return {"health_status": None, "health_detail": f"{type(exc).__name__}: {str(exc)[:200]}"}
     return {
@@ -166,7 +168,7 @@ def _reason(body: bytes) -> str:
     return str(message or text)[:200]
 
 
-def read_health(api_client, api: RawApi, params: DriftParams, deployment: dict | None) -> dict:
+def read_health(api: ClusterClient, params: DriftParams, deployment: dict | None) -> dict:
     """Rollout complete, pod Ready and /health, each read once (never waits for a rollout)."""
     health: dict = {"deployment": params.deployment, "service": params.service}
     if deployment is None:
@@ -179,7 +181,7 @@ def read_health(api_client, api: RawApi, params: DriftParams, deployment: dict |
     if params.health_url:
         health.update(probe_health(url_transport(params.health_url), ""))
     else:
-        send = service_proxy_transport(api_client, params.namespace, params.service, params.port)
+        send = service_proxy_transport(api, params.namespace, params.service, params.port)
         health.update(probe_health(send, "health"))
     return health
 
@@ -189,8 +191,8 @@ def gather_and_compare(params: dict) -> dict:
     """Read every layer's inputs for ``params`` (the drift module's options) and compare them.
 
     Returns ``{"drift": [entry dicts], "counts": {layer: n}, "drifted": bool}``. Raises ValuesError,
-    HelmError, ClusterAccessError, kubernetes ApiException or DriftRuleError (a bad ignore rule)
-    when an input cannot be read.
+    HelmError, ClusterConfigError, ClusterUnavailable, kubernetes ApiException or DriftRuleError (a bad
+    ignore rule) when an input cannot be read.
     """
     p = DriftParams.from_dict(params)
     values_block_now, file_values = read_values_file(p.values_file, p.key)
@@ -206,11 +208,10 @@ def gather_and_compare(params: dict) -> dict:
         release_values, manifest = read_release(helm)
     except yaml.YAMLError as exc:
         raise HelmError(f"`helm get manifest {p.release}` printed unreadable YAML: {exc}") from None
-    cluster = open_cluster(p.kubeconfig, p.context)
-    api = RawApi(cluster.api)
+    api = open_cluster(p.kubeconfig, p.context)
     live_objects = read_live_objects(api, p.namespace, p.deployment, p.service)
     deployment = next((o for o in live_objects if o["kind"] == "Deployment"), None)
-    health = read_health(cluster.api, api, p, deployment) if p.check_health else {}
+    health = read_health(api, p, deployment) if p.check_health else {}
     entries = compare_layers(
         values_block_now,
         p.desired,

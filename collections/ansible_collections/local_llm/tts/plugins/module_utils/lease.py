@@ -174,25 +174,17 @@ def locked_message(view: LeaseView, cluster: str) -> str:
 
 # -- the API ---------------------------------------------------------------------------------------------
 class LeaseApi:
-    """get/create/replace/delete of Leases with the official ApiClient (kubeconfig auth and TLS).
+    """get/create/replace/delete of Leases through ``cluster_client.ClusterClient`` (its auth, TLS, errors
+    and the retries of 5xx; a retried write that had landed comes back as a 409 or 404, which the
+    operations below already handle by reading again)."""
 
-    Raw JSON through ``call_api``, as rollout.RawApi does: the generated typed methods cost about two seconds
-    of validator set-up per process, and an Ansible module is one process per task.
-    """
-
-    def __init__(self, api_client) -> None:
-        self.client = api_client
+    def __init__(self, cluster) -> None:
+        self.cluster = cluster
 
     def _call(self, method: str, path: str, body: dict | None = None, timeout: float = 30):
-        headers = {"Accept": "application/json"}
-        if body is not None:
-            headers["Content-Type"] = "application/json"
-        method, url, headers, serialized, _ = self.client.param_serialize(
-            method, path, header_params=headers, body=body, auth_settings=["BearerToken"]
+        response = self.cluster.request(
+            method, path, body=body, headers={"Accept": "application/json"}, timeout=timeout
         )
-        response = self.client.call_api(
-            method, url, header_params=headers, body=serialized, _request_timeout=timeout
-        ).response
         data = response.data
         if response.status == 409:
             raise LeaseConflict(_status_message(data) or "conflict")

@@ -7,8 +7,9 @@ Two parts:
 * the mechanism (``watch_rollout``): the official client's ``watch.Watch()`` on the Deployment and on its
   pods, each in a feed thread that lists, watches from the list's resourceVersion, re-watches from the last
   resourceVersion when a stream ends and relists on 410 Gone or an early, empty end. API errors (5xx, 429,
-  connection failures) are retried with back-off until the timeout. On failure the pod, its events and
-  its current and previous logs are read and ``diagnosis.diagnose`` names the cause.
+  connection resets) are retried with back-off until the timeout (``cluster_client.call_with_retry``); a
+  ``cluster_client.ClusterConfigError`` (401/403, TLS) ends the watch at once. On failure the pod, its
+  events and its current and previous logs are read and ``diagnosis.diagnose`` names the cause.
 
 Fail-fast signals on a pod of the new ReplicaSet: a container waiting in CrashLoopBackOff,
 ImagePullBackOff, ErrImagePull or CreateContainerConfigError; a container terminated OOMKilled, or with a
@@ -20,14 +21,22 @@ more than the deadline, so the watch goes on until that outcome or the timeout.
 
 from __future__ import annotations
 
-import json
 import queue
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ansible_collections.local_llm.tts.plugins.module_utils.cluster_client import (
+    BACKOFF_FIRST,
+    ClusterClient,
+    ClusterConfigError,
+    ClusterUnavailable,
+    call_with_retry,
+    retriable,
+)
 from ansible_collections.local_llm.tts.plugins.module_utils.diagnosis import diagnose
+from ansible_collections.local_llm.tts.plugins.module_utils.diagnosis import render as diagnosis_text
 
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
 TEMPLATE_HASH_LABEL = "pod-template-hash"
@@ -40,8 +49,6 @@ FAILING_WAIT_REASONS = (
 )
 LOG_TAIL_LINES = 200
 WATCH_SECONDS_MAX = 60  # one watch request at most this long; the feed re-watches after it
-BACKOFF_FIRST, BACKOFF_MAX = 0.1, 2.0
-RETRIABLE_STATUSES = (429, 500, 502, 503, 504)
 
 
 # =====================================================================================================
@@ -199,10 +206,7 @@ GENERIC_CAUSES = ("progress-deadline-exceeded",)  # causes that say little: show
 def failure_message(verdict_reason: str, diagnosis: dict | None, log_tail: str) -> str:
     message = f"rollout failed: {verdict_reason}"
     if diagnosis:
-        message += (
-            f". Cause [{diagnosis['cause_id']}]: {diagnosis['summary']}. Fix: {diagnosis['fix']}. "
-            f"Evidence: {diagnosis['evidence']}"
-        )
+        message += f". Cause {diagnosis_text(diagnosis)}"
     tail = "\n".join(log_tail.strip().splitlines()[-5:])
     if tail and (not diagnosis or diagnosis["cause_id"] in GENERIC_CAUSES):
         message += f". Last log lines:\n{tail}"
@@ -216,96 +220,12 @@ class ApiUnavailable(Exception):
     pass
 
 
-def _retriable(exc: BaseException) -> bool:
-    from kubernetes.client.exceptions import ApiException
-    from urllib3.exceptions import HTTPError as Urllib3Error
-
-    if isinstance(exc, ApiException):
-        return exc.status in RETRIABLE_STATUSES or exc.status == 0
-    return isinstance(exc, (Urllib3Error, OSError))
-
-
-def call_with_retry(call: Callable[[], object], deadline: float, stop: threading.Event | None = None):
-    """``call()``, retried with doubling back-off on 5xx/429/connection errors until ``deadline``."""
-    delay = BACKOFF_FIRST
-    while True:
-        try:
-            return call()
-        except Exception as exc:
-            if not _retriable(exc) or time.monotonic() + delay > deadline or (stop and stop.is_set()):
-                raise
-        if stop is not None:
-            stop.wait(delay)
-        else:
-            time.sleep(delay)
-        delay = min(delay * 2, BACKOFF_MAX)
-
-
-class RawApi:
-    """GETs on API paths through the official ApiClient (its auth and TLS from the kubeconfig).
-
-    The generated CoreV1Api/AppsV1Api methods are avoided on purpose: pydantic builds their validators on
-    first use, about two seconds per process, which an Ansible module (one process per task) pays each run.
-    """
-
-    def __init__(self, api_client) -> None:
-        self.client = api_client
-
-    def get(self, path: str, query: dict | None = None, timeout: float = 30):
-        """The raw urllib3 response; non-2xx raise ApiException like the generated methods."""
-        from kubernetes.client.exceptions import ApiException
-
-        params = [(k, v) for k, v in (query or {}).items() if v is not None]
-        method, url, headers, _, _ = self.client.param_serialize(
-            "GET",
-            path,
-            query_params=params,
-            header_params={"Accept": "application/json, */*"},
-            auth_settings=["BearerToken"],
-        )
-        response = self.client.call_api(method, url, header_params=headers, _request_timeout=timeout).response
-        if not 200 <= response.status < 300:
-            body = response.read()
-            response.release_conn()
-            raise ApiException(status=response.status, reason=response.reason, body=body)
-        return response
-
-    def get_json(self, path: str, query: dict | None = None, timeout: float = 30) -> dict:
-        return json.loads(self.get(path, query, timeout).data)
-
-    def get_text(self, path: str, query: dict | None = None, timeout: float = 30) -> str:
-        return self.get(path, query, timeout).data.decode("utf-8", errors="replace")
-
-    def lister(self, path: str, **selectors: str) -> Callable[..., object]:
-        """A list function shaped like the generated ones, for ``watch.Watch().stream``."""
-
-        def list_objects(
-            watch: bool = False,
-            resource_version: str | None = None,
-            timeout_seconds: int | None = None,
-            _request_timeout: float = 30,
-            _preload_content: bool = False,
-            allow_watch_bookmarks: bool | None = None,
-        ):
-            query = {
-                **selectors,
-                "watch": "true" if watch else None,
-                "resourceVersion": resource_version,
-                "timeoutSeconds": timeout_seconds,
-                "allowWatchBookmarks": "true" if allow_watch_bookmarks else None,
-            }
-            response = self.get(path, query, _request_timeout)
-            return response if watch else json.loads(response.data)
-
-        return list_objects
-
-
 @dataclass
 class Feed:
     """One kind of object kept current by list + watch in a thread; changes are announced on ``changes``."""
 
     name: str
-    list_call: Callable[..., object]  # RawApi.lister(...): a list function shaped like the generated ones
+    list_call: Callable[..., object]  # ClusterClient.lister(...), shaped like the generated list functions
     changes: queue.Queue
     deadline: float
     stop: threading.Event
@@ -364,11 +284,11 @@ class Feed:
                         self.relists += 1
                         resource_version = self._list()
                         continue
-                    if not _retriable(exc):
+                    if not retriable(exc):
                         raise
                     self.stop.wait(BACKOFF_FIRST)
                 except Exception as exc:
-                    if not _retriable(exc):
+                    if not retriable(exc):
                         raise
                     self.stop.wait(BACKOFF_FIRST)
                 ended_early = time.monotonic() - started < seconds - 0.5
@@ -422,15 +342,8 @@ class RolloutResult:
         }
 
 
-def api_client_for(kubeconfig: str | None, context: str | None):
-    """An ApiClient from the kubeconfig as it is (its CA is used: TLS stays verified)."""
-    from kubernetes import config
-
-    return config.new_client_from_config(config_file=kubeconfig, context=context)
-
-
 def _new_template_hash(
-    api: RawApi, namespace: str, deployment: dict, selector: str, deadline: float
+    api: ClusterClient, namespace: str, deployment: dict, selector: str, deadline: float
 ) -> str | None:
     """The pod-template-hash of the Deployment's current ReplicaSet (the one carrying its revision)."""
     revision = ((deployment.get("metadata") or {}).get("annotations") or {}).get(REVISION_ANNOTATION)
@@ -438,7 +351,7 @@ def _new_template_hash(
         return None
     body = call_with_retry(
         lambda: api.get_json(
-            f"/apis/apps/v1/namespaces/{namespace}/replicasets", {"labelSelector": selector}
+            f"/apis/apps/v1/namespaces/{namespace}/replicasets", {"labelSelector": selector}, retry_seconds=0
         ),
         deadline,
     )
@@ -451,7 +364,7 @@ def _new_template_hash(
     return None
 
 
-def gather_evidence(api: RawApi, namespace: str, pod: dict | None, deadline: float) -> dict:
+def gather_evidence(api: ClusterClient, namespace: str, pod: dict | None, deadline: float) -> dict:
     """The failing pod (fresh), its events and its current and previous logs (last LOG_TAIL_LINES)."""
     from kubernetes.client.exceptions import ApiException
 
@@ -465,12 +378,15 @@ def gather_evidence(api: RawApi, namespace: str, pod: dict | None, deadline: flo
     def read(call: Callable[[], object], default):
         try:
             return call_with_retry(call, deadline)
-        except ApiException:  # e.g. 400: no previous container, container still waiting
+        except (ApiException, ClusterUnavailable):  # e.g. 400: no previous container; an outage
             return default
 
-    evidence["pod"] = read(lambda: api.get_json(f"{base}/pods/{name}"), pod)
+    evidence["pod"] = read(lambda: api.get_json(f"{base}/pods/{name}", retry_seconds=0), pod)
     events = read(
-        lambda: api.get_json(f"{base}/events", {"fieldSelector": f"involvedObject.name={name}"}), {}
+        lambda: api.get_json(
+            f"{base}/events", {"fieldSelector": f"involvedObject.name={name}"}, retry_seconds=0
+        ),
+        {},
     )
     evidence["events"] = events.get("items") or []
     containers = [c["name"] for c in (pod.get("spec") or {}).get("containers") or []]
@@ -480,13 +396,13 @@ def gather_evidence(api: RawApi, namespace: str, pod: dict | None, deadline: flo
             query = {"container": container, "tailLines": LOG_TAIL_LINES}
             if previous_attempt:
                 query["previous"] = "true"
-            sink.append(read(lambda q=query: api.get_text(f"{base}/pods/{name}/log", q), ""))
+            sink.append(read(lambda q=query: api.get_text(f"{base}/pods/{name}/log", q, retry_seconds=0), ""))
     evidence["logs"], evidence["previous_logs"] = "\n".join(logs), "\n".join(previous)
     return evidence
 
 
 def watch_rollout(
-    api_client,
+    api: ClusterClient,
     namespace: str,
     deployment_name: str,
     timeout: float,
@@ -496,9 +412,10 @@ def watch_rollout(
     a clear failure, or the timeout; never changes anything in the cluster."""
     started = time.monotonic()
     deadline = started + timeout
-    api = RawApi(api_client)
     deployments_path = f"/apis/apps/v1/namespaces/{namespace}/deployments"
-    deployment = call_with_retry(lambda: api.get_json(f"{deployments_path}/{deployment_name}"), deadline)
+    deployment = call_with_retry(
+        lambda: api.get_json(f"{deployments_path}/{deployment_name}", retry_seconds=0), deadline
+    )
     selector = selector_string(deployment["spec"].get("selector") or {})
     changes: queue.Queue = queue.Queue()
     stop = threading.Event()
@@ -539,6 +456,8 @@ def watch_rollout(
                 changes.get_nowait()
             failed_feed = next((f for f in feeds.values() if f.error is not None), None)
             if failed_feed is not None:
+                if isinstance(failed_feed.error, ClusterConfigError):  # credentials, TLS: say so as such
+                    raise failed_feed.error
                 raise ApiUnavailable(f"watching {failed_feed.name} failed: {failed_feed.error}")
             if not all(f.listed.is_set() for f in feeds.values()):
                 continue  # judge only on a complete picture

@@ -5,17 +5,17 @@ Two parts, like ``rollout.py``:
 * pure (``summarise``, ``pod_state``, ``recent_events``, ``age_text``): from the Deployment, its pods and
   their events (JSON dicts), the facts a person wants on one screen: image, pod, phase (and the waiting
   reason, e.g. CrashLoopBackOff), restarts, age, readiness, rollout state, the last few events;
-* the mechanism (``gather_status``): a handful of GETs through the official client (``RawApi``), no
-  watch, no write.
+* the mechanism (``gather_status``): a handful of GETs through ``cluster_client.ClusterClient``
+  (retried briefly on 5xx), no watch, no write.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from ansible_collections.local_llm.tts.plugins.module_utils.cluster_client import ClusterClient
 from ansible_collections.local_llm.tts.plugins.module_utils.lease import parse_time
 from ansible_collections.local_llm.tts.plugins.module_utils.rollout import (
-    RawApi,
     live_pods,
     pod_ready,
     rollout_progress,
@@ -137,11 +137,12 @@ def summarise(
     return facts
 
 
-def gather_status(api_client, namespace: str, deployment_name: str, events_shown: int = EVENTS_SHOWN) -> dict:
+def gather_status(
+    api: ClusterClient, namespace: str, deployment_name: str, events_shown: int = EVENTS_SHOWN
+) -> dict:
     """GET the Deployment, its pods and the events of the current pod and the Deployment."""
     from kubernetes.client.exceptions import ApiException
 
-    api = RawApi(api_client)
     base = f"/api/v1/namespaces/{namespace}"
     try:
         deployment = api.get_json(f"/apis/apps/v1/namespaces/{namespace}/deployments/{deployment_name}")

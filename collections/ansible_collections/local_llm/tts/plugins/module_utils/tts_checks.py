@@ -1,8 +1,8 @@
 """Is the TTS service answering: GET /health, then POST /v1/audio/speech with real WAV checks.
 
 Requests go through the API server's service proxy (``/api/v1/namespaces/NS/services/NAME:PORT/proxy/...``)
-with the official client's ``ApiClient.call_api``, so authentication and TLS come from the kubeconfig; or,
-for health only, straight to ``health_url`` with TLS verified. API shapes per BRIEF.md fact 6: ``/health``
+with ``cluster_client.ClusterClient``, so authentication, TLS and errors are the cluster client's; or,
+for health only, straight to ``health_url`` with TLS verified. API shapes per fact serving-api: ``/health``
 answers 200 ``{"status": "healthy"}`` once the engine runs (503 before); ``/v1/audio/speech`` takes JSON
 ``{"input", "voice", "language", "response_format"}`` and returns audio bytes.
 
@@ -21,6 +21,11 @@ import urllib.request
 import wave
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from ansible_collections.local_llm.tts.plugins.module_utils.cluster_client import (
+    ClusterClient,
+    ClusterConfigError,
+)
 
 DEFAULT_SPEECH_TEXTS = ("你好，欢迎使用语音合成服务。", "Hello, the speech service is working.")  # noqa: RUF001 (Chinese punctuation is the point)
 DEFAULT_VOICE = "vivian"
@@ -92,24 +97,20 @@ class Reply:
 Transport = Callable[[str, str, dict | None, float], Reply]  # (method, path, json body, timeout)
 
 
-def service_proxy_transport(api_client, namespace: str, service: str, port: int) -> Transport:
-    """Requests through the API server's service proxy; auth and TLS from the client's kubeconfig."""
+def service_proxy_transport(cluster: ClusterClient, namespace: str, service: str, port: int) -> Transport:
+    """Requests through the API server's service proxy with the cluster client (auth, TLS, CONFIG: errors);
+    the service's own answers, 5xx included, are returned as they are (``check_health`` retries)."""
 
     def send(method: str, path: str, body: dict | None, timeout: float) -> Reply:
-        headers = {"Accept": "*/*"}
-        if body is not None:
-            headers["Content-Type"] = "application/json"
-        method, url, headers, body, _ = api_client.param_serialize(
+        response = cluster.request(
             method,
             proxy_path(namespace, service, port, path),
-            header_params=headers,
             body=body,
-            auth_settings=["BearerToken"],
+            headers={"Accept": "*/*"},
+            timeout=timeout,
+            retry_seconds=0,
         )
-        response = api_client.call_api(
-            method, url, header_params=headers, body=body, _request_timeout=timeout
-        )
-        return Reply(response.status, response.read() or b"", response.headers.get("Content-Type", ""))
+        return Reply(response.status, response.data or b"", response.headers.get("Content-Type", ""))
 
     return send
 
@@ -149,6 +150,8 @@ def check_health(send: Transport, timeout: float, path: str = "health") -> dict:
             if reply.status == 200:
                 return {"health": "ok", "attempts": attempts}
             last = f"HTTP {reply.status}: {_short(reply.body)}"
+        except ClusterConfigError:  # 401/403, TLS, unreachable API server: no point retrying
+            raise
         except Exception as exc:  # connection refused, TLS, timeouts: retried like a 503
             last = f"{type(exc).__name__}: {exc}"
         if time.monotonic() + delay > deadline:
@@ -165,6 +168,8 @@ def check_speech(send: Transport, text: str, voice: str, timeout: float) -> dict
     started = time.monotonic()
     try:
         reply = send("POST", "v1/audio/speech", request, timeout)
+    except ClusterConfigError:
+        raise
     except Exception as exc:
         return {"text": text, "ok": False, "error": f"{type(exc).__name__}: {exc}"}
     latency_ms = round((time.monotonic() - started) * 1000, 1)

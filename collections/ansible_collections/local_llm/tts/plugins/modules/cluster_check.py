@@ -8,7 +8,8 @@ DOCUMENTATION = r"""
 module: cluster_check
 short_description: Check that a cluster is reachable with a kubeconfig and context
 description:
-  - Loads the kubeconfig, selects the context and asks the API server for its version.
+  - Loads the kubeconfig (or the in-cluster service account; see I(kubeconfig)), selects the context
+    and asks the API server for its version.
   - Failures name the context and the API server URL, never the credentials, and start with
     C(CONFIG:) so that the runner reports them as configuration errors (exit 2).
   - Read-only; never changes anything.
@@ -46,10 +47,10 @@ version:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.local_llm.tts.plugins.module_utils.cluster_access import (
-    ClusterAccessError,
+from ansible_collections.local_llm.tts.plugins.module_utils.cluster_client import (
+    ClusterConfigError,
+    ClusterUnavailable,
     open_cluster,
-    server_version,
 )
 from ansible_collections.local_llm.tts.plugins.module_utils.module_args import CONNECTION
 
@@ -64,9 +65,11 @@ def main() -> None:
     )
     try:
         cluster = open_cluster(module.params["kubeconfig"], module.params["context"])
-        version = server_version(cluster, module.params["timeout"])
-    except ClusterAccessError as exc:
-        module.fail_json(msg=f"CONFIG: {exc}")
+        version = cluster.version(module.params["timeout"])
+    except ClusterConfigError as exc:
+        module.fail_json(msg=str(exc))
+    except ClusterUnavailable as exc:  # 5xx for the whole timeout: an outage, not a configuration error
+        module.fail_json(msg=f"the cluster is not serving: {exc}")
     module.exit_json(changed=False, server=cluster.server, context=cluster.context, version=version)
 
 

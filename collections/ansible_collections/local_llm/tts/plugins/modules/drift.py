@@ -129,7 +129,10 @@ from ansible_collections.local_llm.tts.plugins.module_utils.module_args import C
 from ansible_collections.local_llm.tts.plugins.module_utils.values_block import ValuesError
 
 try:  # the gatherer needs the official client; its absence is reported, not a traceback
-    from ansible_collections.local_llm.tts.plugins.module_utils.cluster_access import ClusterAccessError
+    from ansible_collections.local_llm.tts.plugins.module_utils.cluster_client import (
+        ClusterConfigError,
+        ClusterUnavailable,
+    )
     from ansible_collections.local_llm.tts.plugins.module_utils.drift_gather import gather_and_compare
     from kubernetes.client.exceptions import ApiException
 
@@ -163,7 +166,9 @@ def main() -> None:
 
     try:
         result = gather_and_compare(module.params)
-    except (ValuesError, HelmError, ClusterAccessError, DriftRuleError, OSError) as exc:
+    except ClusterConfigError as exc:  # kubeconfig, context, credentials, TLS, address: exit 2
+        module.fail_json(msg=str(exc), changed=False)
+    except (ValuesError, HelmError, ClusterUnavailable, DriftRuleError, OSError) as exc:
         module.fail_json(msg=f"drift: {exc}", changed=False)
     except ApiException as exc:  # status and reason only: the body may echo the request
         module.fail_json(msg=f"drift: the API server answered {exc.status} {exc.reason}", changed=False)

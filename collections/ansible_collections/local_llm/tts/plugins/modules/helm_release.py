@@ -24,7 +24,8 @@ description:
     deployed or superseded revision before the current one. Each rollback creates a new revision.
   - C(state=info) only reads.
   - Helm errors are reported with the first lines of helm's stderr. The kubeconfig is passed to helm by
-    path; its contents are never read or logged.
+    path (C(--kubeconfig), only when I(kubeconfig) is given; otherwise helm reads C(KUBECONFIG) from the
+    environment); its contents are never read or logged.
 options:
   release:
     description: Release name.

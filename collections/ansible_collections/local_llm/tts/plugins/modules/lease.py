@@ -114,10 +114,10 @@ released:
   type: bool
 """
 
-import urllib3
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.local_llm.tts.plugins.module_utils.cluster_access import (
-    ClusterAccessError,
+from ansible_collections.local_llm.tts.plugins.module_utils.cluster_client import (
+    ClusterConfigError,
+    ClusterUnavailable,
     open_cluster,
 )
 from ansible_collections.local_llm.tts.plugins.module_utils.lease import (
@@ -152,9 +152,9 @@ def main() -> None:
     holder = params["holder"] or default_holder()
     try:
         cluster = open_cluster(params["kubeconfig"], params["context"])
-    except ClusterAccessError as exc:
-        module.fail_json(msg=f"CONFIG: {exc}")
-    api = LeaseApi(cluster.api)
+    except ClusterConfigError as exc:
+        module.fail_json(msg=str(exc))
+    api = LeaseApi(cluster)
     try:
         if params["state"] == "released":
             result = release_lease(
@@ -173,7 +173,9 @@ def main() -> None:
             )
     except LeaseLocked as exc:
         module.fail_json(msg=str(exc), locked=True, acquired=False)
-    except (LeaseError, OSError, urllib3.exceptions.HTTPError) as exc:
+    except ClusterConfigError as exc:  # 401/403 (e.g. no RBAC on leases), TLS
+        module.fail_json(msg=str(exc))
+    except (LeaseError, ClusterUnavailable, OSError) as exc:
         module.fail_json(msg=f"lease {params['namespace']}/tts-runbooks-{params['release']}: {exc}")
     module.exit_json(changed=False, **result)
 

@@ -19,9 +19,10 @@ description:
     first attempt). Then it reads the pod, its events and its current and previous logs (last 200 lines)
     and names the cause (C(diagnosis)), e.g. C(qwen3-tts-not-registered) for the transformers
     "does not recognize this architecture" crash.
-  - Survives a flaky API server, retrying 5xx/429/connection errors with back-off until the timeout;
+  - Survives a flaky API server, retrying 5xx/429/connection resets with back-off until the timeout;
     watch streams that end early are resumed from the last resourceVersion, and a 410 Gone relists.
-  - TLS is verified with the kubeconfig's CA as is; the kubeconfig's contents are never logged.
+  - Configuration errors (see I(kubeconfig)) fail at once with a C(CONFIG:) message (the same client,
+    source choice and errors as the preflight's C(local_llm.tts.cluster_check)).
 options:
   deployment:
     description: Deployment name, e.g. C(local-llm-tts).
@@ -91,6 +92,11 @@ diagnosis:
     summary: {description: What went wrong, type: str}
     evidence: {description: The log line, event or condition that matched, type: str}
     fix: {description: What to change, type: str}
+    also:
+      description: Other distinct causes whose evidence also matched, in rule order (same keys, no text).
+      type: list
+      elements: dict
+    text: {description: "The whole diagnosis as one message: cause, evidence, fix, other causes.", type: str}
 verdict:
   description: complete, failed or timeout.
   returned: always
@@ -111,11 +117,11 @@ try:
 except ImportError:
     HAS_KUBERNETES = False
 
-from ansible_collections.local_llm.tts.plugins.module_utils.rollout import (
-    ApiUnavailable,
-    api_client_for,
-    watch_rollout,
+from ansible_collections.local_llm.tts.plugins.module_utils.cluster_client import (
+    ClusterConfigError,
+    open_cluster,
 )
+from ansible_collections.local_llm.tts.plugins.module_utils.rollout import ApiUnavailable, watch_rollout
 
 
 def main() -> None:
@@ -133,17 +139,18 @@ def main() -> None:
         module.fail_json(msg=missing_required_lib("kubernetes"))
     params = module.params
     try:
-        api_client = api_client_for(params["kubeconfig"], params["context"])
         result = watch_rollout(
-            api_client,
+            open_cluster(params["kubeconfig"], params["context"]),
             params["namespace"],
             params["deployment"],
             params["timeout"],
             params["settle_seconds"] or 0,
         ).as_dict()
+    except ClusterConfigError as exc:  # kubeconfig, context, credentials, TLS, address
+        module.fail_json(msg=str(exc), changed=False, ready=False)
     except ApiUnavailable as exc:
         module.fail_json(msg=str(exc), changed=False, ready=False)
-    except Exception as exc:  # config errors, 404 deployment, API down past the timeout
+    except Exception as exc:  # 404 deployment, API down past the timeout
         module.fail_json(
             msg=f"cannot watch deployment {params['deployment']}: {exc}", changed=False, ready=False
         )

@@ -98,7 +98,10 @@ try:
 except ImportError:
     HAS_KUBERNETES = False
 
-from ansible_collections.local_llm.tts.plugins.module_utils.rollout import api_client_for
+from ansible_collections.local_llm.tts.plugins.module_utils.cluster_client import (
+    ClusterConfigError,
+    open_cluster,
+)
 from ansible_collections.local_llm.tts.plugins.module_utils.tts_checks import (
     DEFAULT_SPEECH_TEXTS,
     DEFAULT_VOICE,
@@ -131,7 +134,7 @@ def main() -> None:
         send = None
         if needs_api:
             send = service_proxy_transport(
-                api_client_for(p["kubeconfig"], p["context"]), p["namespace"], p["service"], p["port"]
+                open_cluster(p["kubeconfig"], p["context"]), p["namespace"], p["service"], p["port"]
             )
         health_send = url_transport(p["health_url"]) if p["health_url"] else None
         result = run_checks(
@@ -142,7 +145,9 @@ def main() -> None:
             voice=p["voice"],
             health_send=health_send,
         )
-    except Exception as exc:  # kubeconfig unreadable, context missing
+    except ClusterConfigError as exc:  # kubeconfig, context, credentials, TLS, address
+        module.fail_json(msg=str(exc), changed=False)
+    except Exception as exc:
         module.fail_json(msg=f"cannot check service {p['service']}: {exc}", changed=False)
     failed = result.pop("failed")
     if failed:

@@ -14,7 +14,8 @@ description:
     C(CrashLoopBackOff)), restarts, age, readiness and node, and the last I(events) events of the
     Deployment and that pod.
   - Never fails on an unhealthy service (that is what it reports); fails only when the API cannot be
-    read (kubeconfig, context, connection).
+    read, with a C(CONFIG:) message for the kubeconfig, context, credentials, TLS or address (see
+    I(kubeconfig)), otherwise (5xx past the retries) without.
 options:
   deployment:
     description: Deployment name, e.g. C(local-llm-tts).
@@ -106,7 +107,10 @@ try:
 except ImportError:
     HAS_KUBERNETES = False
 
-from ansible_collections.local_llm.tts.plugins.module_utils.rollout import api_client_for
+from ansible_collections.local_llm.tts.plugins.module_utils.cluster_client import (
+    ClusterConfigError,
+    open_cluster,
+)
 from ansible_collections.local_llm.tts.plugins.module_utils.status import gather_status
 
 
@@ -125,10 +129,12 @@ def main() -> None:
     p = module.params
     try:
         facts = gather_status(
-            api_client_for(p["kubeconfig"], p["context"]), p["namespace"], p["deployment"], p["events"]
+            open_cluster(p["kubeconfig"], p["context"]), p["namespace"], p["deployment"], p["events"]
         )
-    except Exception as exc:  # kubeconfig, context, connection: the cluster cannot be read
-        module.fail_json(msg=f"CONFIG: cannot read deployment {p['deployment']}: {exc}", changed=False)
+    except ClusterConfigError as exc:  # kubeconfig, context, credentials, TLS, address
+        module.fail_json(msg=str(exc), changed=False)
+    except Exception as exc:  # 5xx past the retries, unreadable answers
+        module.fail_json(msg=f"cannot read deployment {p['deployment']}: {exc}", changed=False)
     module.exit_json(changed=False, **facts)
 
 
