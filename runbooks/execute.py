@@ -33,7 +33,7 @@ from runbooks.inventory import (
     write_host_overrides,
 )
 from runbooks.locks import RunLocked, run_lock
-from runbooks.progress import ProgressPrinter, strip_ansi
+from runbooks.progress import PROGRESS_ENV, PROGRESS_FILE, ProgressPrinter, ProgressTail, strip_ansi
 from runbooks.summary import RunRecord, build_summary, error_summary, exit_code_for
 
 HOST_OVERRIDES_FILE = "host_overrides.yml"
@@ -137,8 +137,12 @@ def _run(
             return True  # keep writing job_events/*.json
 
         raw_output = ScrubbingStream(stream, secrets)
+        progress_file = run_dir / PROGRESS_FILE
         try:
-            with contextlib.redirect_stdout(raw_output):  # ansible's own output under -v
+            with (
+                contextlib.redirect_stdout(raw_output),  # ansible's own output under -v
+                ProgressTail(progress_file, printer.waiting),  # what long-running modules report
+            ):
                 runner = _start_runner(
                     project_dir=project_dir,
                     playbook=playbook,
@@ -150,6 +154,7 @@ def _run(
                     ident=ident,
                     quiet=verbosity == 0,
                     on_event=on_event,
+                    progress_file=progress_file,
                 )
         finally:
             scrub_tree(run_dir, secrets)
@@ -194,6 +199,7 @@ def _start_runner(
     ident: str,
     quiet: bool,
     on_event,
+    progress_file: Path,
 ):
     import ansible_runner  # imported late: `runner.py --help` stays fast
 
@@ -202,6 +208,7 @@ def _start_runner(
         "PATH": env["PATH"],  # ansible-runner finds ansible-playbook on PATH
         # Names this run as the holder of a release's Lease (roles/tts_lease).
         "TTS_RUNBOOKS_HOLDER": f"{socket.gethostname()}-{os.getpid()}",
+        PROGRESS_ENV: str(progress_file),  # modules append progress lines while they wait
     }
     if "ANSIBLE_CONFIG" in env:
         envvars["ANSIBLE_CONFIG"] = env["ANSIBLE_CONFIG"]

@@ -10,9 +10,12 @@ Ansible's own output is never shown here (``-v`` shows it instead of these lines
 from __future__ import annotations
 
 import difflib
+import json
 import re
+import threading
 import time
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any, TextIO
 
 import yaml
@@ -81,6 +84,10 @@ class ProgressPrinter:
         self._line_open = not end.endswith("\n")
         self._stream.flush()
 
+    def waiting(self, host: str, text: str) -> None:
+        """A line of a module's progress while its task runs (``ProgressTail``)."""
+        self(_progress_event(host, text))
+
     def lines_for(self, event: dict) -> list[str]:
         kind = event.get("event", "")
         data = event.get("event_data") or {}
@@ -97,6 +104,8 @@ class ProgressPrinter:
             return [self._result_line(data, "retry", f"{task_label(data)} ({attempt})")]
         if kind in _RESULT_WORDS and data.get("host"):
             return self._result_lines(kind, data)
+        if kind == _PROGRESS_EVENT:
+            return [self._result_line(data, "waiting", data.get("text", ""))]
         return []
 
     def _result_lines(self, kind: str, data: dict) -> list[str]:
@@ -123,6 +132,59 @@ class ProgressPrinter:
 
     def _stamp(self) -> str:
         return f"[{self._clock() - self._started:5.1f}s]"
+
+
+_PROGRESS_EVENT = "tts_progress"  # ours, not ansible-runner's: a module's progress line
+# The file modules append progress lines to, in the run's directory, and the variable that names it
+# for them (the same name as in the collection's module_utils/progress.py, which reads it).
+PROGRESS_FILE = "progress.jsonl"
+PROGRESS_ENV = "TTS_RUNBOOKS_PROGRESS"
+
+
+def _progress_event(host: str, text: str) -> dict:
+    return {"event": _PROGRESS_EVENT, "event_data": {"host": host, "text": text}}
+
+
+class ProgressTail:
+    """Follows the progress file modules append to (module_utils/progress.py) and hands each complete
+    line to ``on_line(host, text)``, from a thread, until stopped; the last lines are read on stop."""
+
+    def __init__(self, path: Path, on_line: Callable[[str, str], None], poll_seconds: float = 0.5) -> None:
+        self.path = path
+        self.on_line = on_line
+        self.poll_seconds = poll_seconds
+        self._offset = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._follow, name="progress-tail", daemon=True)
+
+    def __enter__(self) -> ProgressTail:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self.read_new()
+
+    def _follow(self) -> None:
+        while not self._stop.wait(self.poll_seconds):
+            self.read_new()
+
+    def read_new(self) -> None:
+        try:
+            with open(self.path, "rb") as stream:
+                stream.seek(self._offset)
+                chunk = stream.read()
+        except FileNotFoundError:
+            return
+        complete = chunk[: chunk.rfind(b"\n") + 1]  # a line still being written waits for the next read
+        self._offset += len(complete)
+        for raw in complete.splitlines():
+            try:
+                entry = json.loads(raw)
+                self.on_line(str(entry["host"]), str(entry["text"]))
+            except (ValueError, KeyError, TypeError):
+                continue  # not ours or damaged: progress is a courtesy
 
 
 def render_diff(diff: Any) -> list[str]:

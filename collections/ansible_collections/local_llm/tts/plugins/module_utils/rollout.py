@@ -37,6 +37,11 @@ from ansible_collections.local_llm.tts.plugins.module_utils.cluster_client impor
 )
 from ansible_collections.local_llm.tts.plugins.module_utils.diagnosis import diagnose
 from ansible_collections.local_llm.tts.plugins.module_utils.diagnosis import render as diagnosis_text
+from ansible_collections.local_llm.tts.plugins.module_utils.progress import (
+    HEARTBEAT_SECONDS,
+    Reporter,
+    describe,
+)
 
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
 TEMPLATE_HASH_LABEL = "pod-template-hash"
@@ -401,15 +406,53 @@ def gather_evidence(api: ClusterClient, namespace: str, pod: dict | None, deadli
     return evidence
 
 
+def _newest(pods) -> dict | None:
+    return max(pods, key=lambda p: (p.get("metadata") or {}).get("creationTimestamp") or "", default=None)
+
+
+class _LastEvent:
+    """The newest event of a pod, read at most every 15 s (for progress lines only: errors are ignored)."""
+
+    def __init__(self, api: ClusterClient, namespace: str, every: float = HEARTBEAT_SECONDS) -> None:
+        self.api, self.namespace, self.every = api, namespace, every
+        self.pod: str | None = None
+        self.text: str | None = None
+        self.read_at = float("-inf")
+
+    def of(self, pod: dict | None, deadline: float) -> str | None:
+        name = (pod or {}).get("metadata", {}).get("name")
+        if not name:
+            return None
+        if name == self.pod and time.monotonic() - self.read_at < self.every:
+            return self.text
+        self.pod, self.read_at = name, time.monotonic()
+        try:
+            items = (
+                self.api.get_json(
+                    f"/api/v1/namespaces/{self.namespace}/events",
+                    query={"fieldSelector": f"involvedObject.name={name}"},
+                    retry_seconds=0,
+                ).get("items")
+                or []
+            )
+        except Exception:  # a progress line may lack its event; the wait goes on
+            return self.text
+        newest = max(items, key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or "", default=None)
+        self.text = f"{newest.get('reason')}: {newest.get('message', '')}".strip() if newest else None
+        return self.text
+
+
 def watch_rollout(
     api: ClusterClient,
     namespace: str,
     deployment_name: str,
     timeout: float,
     settle_seconds: float = 0,
+    progress: Reporter | None = None,
 ) -> RolloutResult:
     """Block until the rollout is complete with its new pod Ready (and still so after settle_seconds),
-    a clear failure, or the timeout; never changes anything in the cluster."""
+    a clear failure, or the timeout; never changes anything in the cluster. ``progress`` gets a line on
+    every change of the new pod and at least every 15 s while waiting."""
     started = time.monotonic()
     deadline = started + timeout
     deployments_path = f"/apis/apps/v1/namespaces/{namespace}/deployments"
@@ -442,15 +485,25 @@ def watch_rollout(
     hash_for: tuple | None = None
     settled_at: float | None = None
     verdict = Verdict("waiting", "waiting for the first list")
+    events = _LastEvent(api, namespace)
+
+    def report() -> None:
+        if progress is not None and progress.enabled:
+            pod = verdict.pod or _newest(p for p in feeds["pods"].snapshot() if is_new_pod(p, template_hash))
+            progress.report(describe(pod, events.of(pod, deadline)), time.monotonic() - started, timeout)
+
     try:
         while True:
             now = time.monotonic()
             wake = deadline if settled_at is None else min(deadline, settled_at)
             if now >= wake:
                 break
+            heartbeat = progress.due_in() if progress is not None and progress.enabled else wake - now
             try:
-                changes.get(timeout=wake - now)
+                changes.get(timeout=max(0.05, min(wake - now, heartbeat)))
             except queue.Empty:
+                if all(f.listed.is_set() for f in feeds.values()):
+                    report()
                 continue
             while not changes.empty():  # one assessment for a burst of events
                 changes.get_nowait()
@@ -473,6 +526,7 @@ def watch_rollout(
                 template_hash = _new_template_hash(api, namespace, current, selector, deadline)
                 hash_for = key if template_hash else None
             verdict = assess(current, template_hash, feeds["pods"].snapshot())
+            report()
             if verdict.state == "failed":
                 break
             if verdict.state == "complete":

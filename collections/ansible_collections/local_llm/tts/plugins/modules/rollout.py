@@ -36,6 +36,13 @@ options:
     description: Once Ready, keep watching this many seconds and fail if the pod crashes or turns unready.
     type: float
     default: 0
+  progress_host:
+    description:
+      - Name to report progress under while waiting (the inventory host). When set and the environment
+        variable C(TTS_RUNBOOKS_PROGRESS) names a file, a JSON line C({"host", "text"}) is appended to it
+        on every change of the new pod and at least every 15 s (pod, phase, container state, restarts,
+        last event, seconds waited of I(timeout)); runner.py shows these lines while the task runs.
+    type: str
 notes:
   - Supports check mode (it only reads).
 requirements:
@@ -121,6 +128,7 @@ from ansible_collections.local_llm.tts.plugins.module_utils.cluster_client impor
     ClusterConfigError,
     open_cluster,
 )
+from ansible_collections.local_llm.tts.plugins.module_utils.progress import Reporter
 from ansible_collections.local_llm.tts.plugins.module_utils.rollout import ApiUnavailable, watch_rollout
 
 
@@ -132,6 +140,7 @@ def main() -> None:
             "deployment": {"type": "str", "required": True},
             "timeout": {"type": "int", "default": 1800},
             "settle_seconds": {"type": "float", "default": 0},
+            "progress_host": {"type": "str"},
         },
         supports_check_mode=True,
     )
@@ -145,6 +154,7 @@ def main() -> None:
             params["deployment"],
             params["timeout"],
             params["settle_seconds"] or 0,
+            Reporter(params["progress_host"]),
         ).as_dict()
     except ClusterConfigError as exc:  # kubeconfig, context, credentials, TLS, address
         module.fail_json(msg=str(exc), changed=False, ready=False)
