@@ -21,6 +21,26 @@ Contract with the playbooks
   configuration error) instead of 1; any other host failure or an unreachable host exits 1.
 * **Exit codes.** 0 success, 1 a host failed or was unreachable, 2 usage or configuration
   error, 3 ``drift`` found drift (warn mode).
+* **Human output.** Roles publish data (dicts, lists, scalars), never screen text or messages
+  assembled in Jinja; :func:`format_human` renders every command's summary from the same facts
+  ``--json`` prints, one section per kind of fact, each printed only when its facts are there:
+
+  - the status screen (``release`` and ``rollout`` present: roles/tts_status): release, namespace,
+    revision and its helm status, chart, image, rollout, pod and node, phase (and the container's
+    waiting/terminated reason ``state``), ready, restarts, age, health, the drift summary (non-zero
+    ``drift_counts`` per layer, or ``drift_error`` when ``drift_checked`` is false), ``pending``
+    (helm_pending's dict or null), ``events`` (strings, oldest first);
+  - the rollback plan: ``history_revisions`` (helm history dicts; else the ``history`` lines) with
+    the current (``revision_before``) and ``target_revision`` marked, ``target_chart``,
+    ``target_image``, ``target_findings`` and ``forced``;
+  - ``lint_findings`` (pitfall findings with ``source`` and ``line``);
+  - drift entries (``drift``: local_llm.tts.drift's entries: layer, op, path, expected, actual,
+    target, detail) with ``drift_counts``; ``drift_corrected``: what ``drift --fix`` corrected
+    (the status screen shows only the summary);
+  - then the generic facts: revision before -> after, values changed, pod, health, rolled back,
+    verified, ``speech`` (service_check's entries: language, latency, audio length; else the bare
+    ``speech_latency_ms``), the diagnosis, the ``pitfall_findings`` preflight let through, and
+    the error.
 """
 
 from __future__ import annotations
@@ -45,6 +65,8 @@ PRODUCT_FACTS = (
     "pitfall_findings",
 )
 CONFIG_ERROR_PREFIX = "CONFIG:"
+HISTORY_SHOWN = 10  # helm history rows in the human rollback summary (--json has them all)
+VALUE_SHOWN = 120  # characters of a drift entry's expected/actual value in the human summary
 _COUNTS = {
     "ok": "ok",
     "changed": "changed",
@@ -183,7 +205,8 @@ def error_summary(command: str, message: str, artifacts: str | None = None) -> d
 
 
 def format_human(summary: dict) -> str:
-    """The summary block printed after the progress lines."""
+    """The summary block printed after the progress lines: per host its counts, then what the command
+    found, rendered from the published facts (see "Human output" in the module docstring)."""
     lines = [f"SUMMARY  {summary['command']}: {summary['status']}"]
     if summary.get("error"):
         lines.append(f"  error: {summary['error']}")
@@ -194,17 +217,227 @@ def format_human(summary: dict) -> str:
         )
         took = f"  {facts['seconds']}s" if facts.get("seconds") is not None else ""
         lines.append(f"  {host:<{width}}  {counts}{took}")
-        lines += [f"  {'':<{width}}  {line}" for line in _fact_lines(facts)]
+        lines += [f"  {'':<{width}}  {line}" for line in host_lines(facts)]
     if summary.get("artifacts"):
         lines.append(f"  artifacts: {summary['artifacts']}")
     return "\n".join(lines)
 
 
-def _fact_lines(facts: dict) -> list[str]:
+def host_lines(facts: dict) -> list[str]:
+    """What one host's facts say, section by section; a section whose facts are absent prints nothing."""
+    screen = is_status(facts)
+    lines = status_lines(facts) if screen else []
+    lines += rollback_lines(facts)
+    lines += lint_lines(facts)
+    if not screen:  # the status screen shows the drift summary only
+        lines += drift_lines(facts)
+    lines += _fact_lines(facts, screen)
+    return lines
+
+
+def is_status(facts: dict) -> bool:
+    """Whether the facts are a status screen's (tts_status publishes the rollout and the release)."""
+    return "rollout" in facts and "release" in facts
+
+
+def status_lines(facts: dict) -> list[str]:
+    """The status screen: one labelled line per fact, then the last events (oldest first)."""
+    release = f"{_show(facts.get('release'))} (namespace {_show(facts.get('namespace'))})"
+    pod = _show(facts.get("pod"))
+    if facts.get("node"):
+        pod += f" on {facts['node']}"
+    phase = _show(facts.get("phase"))
+    if facts.get("state"):
+        phase += f" ({facts['state']})"
+    rows = [
+        ("release", release),
+        ("revision", f"{_show(facts.get('revision'))} {_show(facts.get('release_status'))}"),
+        ("chart", _show(facts.get("chart"))),
+        ("image", _show(facts.get("image"))),
+        ("rollout", _show(facts.get("rollout"))),
+        ("pod", pod),
+        ("phase", phase),
+        ("ready", _show(facts.get("ready"))),
+        ("restarts", _show(facts.get("restarts"))),
+        ("age", _show(facts.get("age"))),
+        ("health", _show(facts.get("health"))),
+        ("drift", drift_summary(facts)),
+        ("pending", pending_text(facts.get("pending"))),
+    ]
+    lines = [f"{label:<9} {value}" for label, value in rows]
+    events = facts.get("events") or []
+    lines.append(f"{'events':<9} {'(last ' + str(len(events)) + ', oldest first)' if events else 'none'}")
+    lines += [f"  {event}" for event in events]
+    return lines
+
+
+def drift_summary(facts: dict) -> str:
+    """``none``, the non-zero counts per layer (``live 2, release 1``), or why drift was not checked."""
+    counts = facts.get("drift_counts")
+    if not isinstance(counts, dict):
+        error = facts.get("drift_error")
+        return f"not checked: {error}" if error else "not checked"
+    found = [f"{layer} {count}" for layer, count in counts.items() if count]
+    return ", ".join(found) if found else "none"
+
+
+def pending_text(pending: Any) -> str:
+    if not pending:
+        return "none"
+    if not isinstance(pending, dict):
+        return str(pending)
+    text = f"{pending.get('status', 'pending')} at revision {_show(pending.get('revision'))}"
+    if pending.get("rollback_to"):
+        text += f" (--recover-pending rolls back to {pending['rollback_to']})"
+    return text
+
+
+def drift_lines(facts: dict) -> list[str]:
+    """The drift command's entries, one line each, with the counts per layer first."""
+    lines = []
+    entries = facts.get("drift")
+    if isinstance(entries, list) and ("drift_counts" in facts or entries):
+        counts = facts.get("drift_counts") or {}
+        shown = ", ".join(f"{layer} {count}" for layer, count in counts.items())
+        lines.append(
+            f"drift: {len(entries)} entr{'y' if len(entries) == 1 else 'ies'}"
+            + (f" ({shown})" if shown else "")
+        )
+        lines += [f"  {drift_entry_line(entry)}" for entry in entries if isinstance(entry, dict)]
+    corrected = facts.get("drift_corrected")
+    if isinstance(corrected, list) and corrected:
+        lines.append(f"corrected: {len(corrected)} entr{'y' if len(corrected) == 1 else 'ies'}")
+        lines += [f"  {drift_entry_line(entry)}" for entry in corrected if isinstance(entry, dict)]
+    return lines
+
+
+def drift_entry_line(entry: dict) -> str:
+    """``layer  Kind/name  op path: expected X, actual Y (detail)``; a side the op says is absent shows
+    as ``(absent)``."""
+    op = entry.get("op", "?")
+    target = entry.get("target") or {}
+    where = f"{target.get('kind')}/{target.get('name')} " if target else ""
+    expected = "(absent)" if op == "add" else _value(entry.get("expected"))
+    actual = "(absent)" if op == "remove" else _value(entry.get("actual"))
+    line = f"{entry.get('layer', '?')}  {where}{op} {entry.get('path', '')}"
+    line += f": expected {expected}, actual {actual}"
+    return line + (f" ({entry['detail']})" if entry.get("detail") else "")
+
+
+def lint_lines(facts: dict) -> list[str]:
+    """The lint command's findings, compiler style: ``source:line: severity: rule: message Fix: fix``."""
+    findings = facts.get("lint_findings")
+    if not isinstance(findings, list):
+        return []
+    if not findings:
+        return ["lint: no known pitfalls"]
+    by_severity: dict[str, int] = {}
+    for finding in findings:
+        by_severity[finding.get("severity", "?")] = by_severity.get(finding.get("severity", "?"), 0) + 1
+    counted = ", ".join(f"{count} {severity}" for severity, count in sorted(by_severity.items()))
+    return [f"lint: {len(findings)} finding(s) ({counted})"] + [f"  {finding_line(f)}" for f in findings]
+
+
+def finding_line(finding: dict) -> str:
+    """One known-pitfall finding, compiler style: where (``source:line`` when lint knows the line, else
+    the source and the values path, or the path alone), severity, rule, message and fix."""
+    source, line, path = finding.get("source"), finding.get("line"), finding.get("path")
+    if source and line:
+        where = f"{source}:{line}: "
+    elif source and path:
+        where = f"{source} ({path}): "
+    elif source or path:
+        where = f"{source or path}: "
+    else:
+        where = ""
+    return (
+        f"{where}{finding.get('severity', '?')}: {finding.get('rule_id', '?')}: {finding.get('message', '')} "
+        f"Fix: {finding.get('fix', '')}"
+    )
+
+
+def rollback_lines(facts: dict) -> list[str]:
+    """The rollback's plan: helm history (current and target marked), the target and its findings."""
+    if facts.get("target_revision") is None and not facts.get("history"):
+        return []
+    current, target = facts.get("revision_before"), facts.get("target_revision")
+    lines = []
+    revisions = facts.get("history_revisions")
+    if isinstance(revisions, list) and revisions:
+        shown = revisions[-HISTORY_SHOWN:]
+        lines.append(
+            f"history: {len(revisions)} revision(s)"
+            + (f", last {len(shown)}" if len(shown) < len(revisions) else "")
+        )
+        rows = [
+            (
+                str(h.get("revision", "?")),
+                str(h.get("status", "")),
+                str(h.get("chart", "")),
+                str(h.get("description", "")),
+            )
+            for h in shown
+        ]
+        widths = [max(len(row[i]) for row in [("REV", "STATUS", "CHART", ""), *rows]) for i in range(3)]
+        lines.append(f"  {'REV':<{widths[0]}}  {'STATUS':<{widths[1]}}  {'CHART':<{widths[2]}}  DESCRIPTION")
+        for h, row in zip(shown, rows, strict=True):
+            mark = _history_mark(h.get("revision"), current, target)
+            text = f"  {row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:<{widths[2]}}  {row[3]}{mark}"
+            lines.append(text.rstrip())
+    elif facts.get("history"):
+        lines.append("history: REV  STATUS  CHART  DESCRIPTION")
+        lines += [f"  {line}" for line in facts["history"][-HISTORY_SHOWN:]]
+    if target is not None:
+        text = f"target: revision {target}"
+        details = [str(v) for v in (facts.get("target_chart"), facts.get("target_image")) if v]
+        if details:
+            text += f" ({', '.join(details)})"
+        findings = facts.get("target_findings") or []
+        if findings:
+            text += f", {len(findings)} known pitfall(s)" + (
+                ", rolled back to anyway (--force)" if facts.get("forced") else ""
+            )
+        lines.append(text)
+        lines += [f"  {finding_line(f)}" for f in findings if isinstance(f, dict)]
+    return lines
+
+
+def _history_mark(revision: Any, current: Any, target: Any) -> str:
+    marks = [
+        name
+        for name, value in (("current", current), ("target", target))
+        if value is not None and str(revision) == str(value)
+    ]
+    return f"  <- {', '.join(marks)}" if marks else ""
+
+
+def speech_line(speech: Any) -> str | None:
+    """``speech: Chinese 812.3 ms (2.4 s audio), English 640.0 ms ...``: each request with its language
+    (else the start of its text)."""
+    if not isinstance(speech, list) or not speech:
+        return None
+    parts = []
+    for item in speech:
+        if not isinstance(item, dict):
+            continue
+        text = str(item.get("text") or "")
+        label = item.get("language") or (repr(text[:24] + ("..." if len(text) > 24 else "")) if text else "?")
+        part = f"{label} {_show(item.get('latency_ms'))} ms"
+        if item.get("duration_seconds") is not None:
+            part += f" ({item['duration_seconds']} s audio)"
+        if item.get("ok") is False:
+            part += f" FAILED: {item.get('error') or '?'}"
+        parts.append(part)
+    return "speech: " + ", ".join(parts) if parts else None
+
+
+def _fact_lines(facts: dict, screen: bool = False) -> list[str]:
     lines = []
     before, after = facts.get("revision_before"), facts.get("revision_after")
-    if before is not None or after is not None:
+    refused = after is None and facts.get("target_revision") is not None  # the history marks the current
+    if (before is not None or after is not None) and not refused:
         lines.append(f"revision {_show(before)} -> {_show(after)}")
+    shown_by_screen = ("tts_pod", "health") if screen else ()
     parts = [
         f"{label} {_show(facts.get(key))}"
         for key, label in (
@@ -212,20 +445,22 @@ def _fact_lines(facts: dict) -> list[str]:
             ("tts_pod", "pod"),
             ("health", "health"),
             ("rolled_back", "rolled back"),
+            ("verified", "verified"),
         )
-        if facts.get(key) is not None
+        if facts.get(key) is not None and key not in shown_by_screen
     ]
+    speech = speech_line(facts.get("speech"))
     latency = facts.get("speech_latency_ms")
-    if latency not in (None, []):
+    if speech is None and latency not in (None, []):
         shown = ", ".join(str(ms) for ms in latency) if isinstance(latency, list) else str(latency)
         parts.append(f"speech {shown} ms")
     if parts:
         lines.append(", ".join(parts))
+    if speech:
+        lines.append(speech)
     lines += diagnosis_lines(facts.get("diagnosis"))
     for finding in facts.get("pitfall_findings") or ():  # let through by preflight (below fail_on)
-        lines.append(
-            f"{finding['severity']}: {finding['rule_id']}: {finding['message']} Fix: {finding['fix']}"
-        )
+        lines.append(finding_line(finding))
     if facts.get("error") and facts.get("error") != facts.get("diagnosis"):
         lines.append(f"error: {facts['error']}")
     return lines
@@ -255,3 +490,9 @@ def _show(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     return "-" if value is None else str(value)
+
+
+def _value(value: Any, limit: int = VALUE_SHOWN) -> str:
+    """A drift entry's value as compact JSON, cut at ``limit`` characters."""
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -42,9 +42,7 @@ def test_a_long_model_load_is_reported_while_it_lasts(tmp_path):
         box.down()
     assert result.returncode == 0, result.stdout + result.stderr
     assert json.loads(result.stdout)["hosts"]["east"]["health"] == "ok"  # stdout: one JSON document
-    waiting = [
-        line for line in result.stderr.splitlines() if re.match(r"\[ *[\d.]+s\] east +waiting ", line)
-    ]
+    waiting = [line for line in result.stderr.splitlines() if re.match(r"\[ *[\d.]+s\] east +waiting ", line)]
     assert waiting, result.stderr
     assert any("pod local-llm-tts-" in line and "tts running, not ready" in line for line in waiting)
     clocks = [int(m.group(1)) for line in waiting if (m := re.search(r", (\d+)/120 s$", line))]

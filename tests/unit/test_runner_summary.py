@@ -311,3 +311,260 @@ def test_a_diagnosis_without_secondary_causes_prints_no_also_line():
     assert (
         "diagnosis: oom-killed: OOMKilled (evidence: terminated: OOMKilled)" in text and "also:" not in text
     )
+
+
+# -- each command's human output, rendered from the facts its roles publish ---------------------------
+def _human(command: str, *published: dict, failed: str | None = None) -> list[str]:
+    events = [_ok("sandbox", _set_stats(data)) for data in published]
+    if failed:
+        events.append(_failed("sandbox", failed))
+    counts = {"ok": {"sandbox": len(published)}, "failures": {"sandbox": 1} if failed else {}}
+    return [
+        line.strip()
+        for line in format_human(build_summary(command, _record(*events, _stats(counts)), None)).splitlines()
+    ]
+
+
+STATUS_FACTS = {  # as roles/tts_status/tasks/report.yml publishes them
+    "release": "local-llm",
+    "namespace": "default",
+    "release_status": "deployed",
+    "revision": 1,
+    "chart": "custom-chart",
+    "image": "vllm/vllm-omni:v0.14.0rc1",
+    "rollout": "0 of 1 updated replicas available",
+    "rolled_out": False,
+    "deployment_found": True,
+    "pod": "local-llm-tts-5d9c-abcde",
+    "tts_pod": "local-llm-tts-5d9c-abcde",
+    "phase": "Running",
+    "state": "CrashLoopBackOff",
+    "restarts": 4,
+    "age": "12m3s",
+    "ready": False,
+    "node": "gpu-16gb-2",
+    "health": "unhealthy: HTTP 503",
+    "events": ["Normal Pulled: Container image already present", "Warning BackOff (x7): Back-off restarting"],
+    "drift_checked": True,
+    "drift": [{"layer": "live", "op": "replace", "path": "/spec/replicas", "expected": 1, "actual": 2}],
+    "drift_counts": {"values_file": 0, "release": 0, "live": 1, "health": 0},
+    "drift_error": None,
+}
+
+
+def test_status_prints_the_screen_from_the_published_facts():
+    lines = _human("status", STATUS_FACTS, {"pending": None})
+    for expected in (
+        "release   local-llm (namespace default)",
+        "revision  1 deployed",
+        "chart     custom-chart",
+        "image     vllm/vllm-omni:v0.14.0rc1",
+        "rollout   0 of 1 updated replicas available",
+        "pod       local-llm-tts-5d9c-abcde on gpu-16gb-2",
+        "phase     Running (CrashLoopBackOff)",
+        "ready     no",
+        "restarts  4",
+        "age       12m3s",
+        "health    unhealthy: HTTP 503",
+        "drift     live 1",
+        "pending   none",
+        "events    (last 2, oldest first)",
+        "Normal Pulled: Container image already present",
+        "Warning BackOff (x7): Back-off restarting",
+    ):
+        assert expected in lines, (expected, lines)
+    # the screen carries pod, health and the drift summary: no second "pod ..., health ..." line, no entries
+    assert not any(line.startswith(("pod local-llm", "drift:")) for line in lines), lines
+
+
+def test_status_shows_a_pending_release_and_a_drift_check_that_could_not_run():
+    facts = {**STATUS_FACTS, "drift_checked": False, "drift": [], "drift_counts": None}
+    pending = {"status": "pending-upgrade", "revision": 3, "rollback_to": 2}
+    lines = _human("status", {**facts, "drift_error": "values file /x does not exist"}, {"pending": pending})
+    assert "drift     not checked: values file /x does not exist" in lines
+    assert "pending   pending-upgrade at revision 3 (--recover-pending rolls back to 2)" in lines
+    assert "drift     not checked" in _human("status", {**facts, "drift_error": None})
+
+
+DRIFT_ENTRIES = [
+    {
+        "layer": "values_file",
+        "op": "replace",
+        "path": "/tts/image/tag",
+        "expected": "v0.14.0",
+        "actual": "v0.14.1",
+    },
+    {
+        "layer": "live",
+        "op": "add",
+        "path": "/spec/template/spec/containers/0/env/1",
+        "expected": None,
+        "actual": {"name": "DEBUG", "value": "1"},
+        "target": {"kind": "Deployment", "name": "local-llm-tts"},
+    },
+    {
+        "layer": "health",
+        "op": "replace",
+        "path": "/pod/ready",
+        "expected": True,
+        "actual": False,
+        "target": {"kind": "Pod", "name": "local-llm-tts-x"},
+        "detail": "readiness probe failing",
+    },
+]
+
+
+def test_drift_prints_every_entry_with_its_layer_path_expected_and_actual_and_the_counts():
+    counts = {"values_file": 1, "release": 0, "live": 1, "health": 1}
+    lines = _human("drift", {"drift": DRIFT_ENTRIES, "drift_counts": counts})
+    assert "drift: 3 entries (values_file 1, release 0, live 1, health 1)" in lines
+    assert 'values_file  replace /tts/image/tag: expected "v0.14.0", actual "v0.14.1"' in lines
+    assert (
+        "live  Deployment/local-llm-tts add /spec/template/spec/containers/0/env/1: "
+        'expected (absent), actual {"name": "DEBUG", "value": "1"}'
+    ) in lines
+    assert (
+        "health  Pod/local-llm-tts-x replace /pod/ready: expected true, actual false "
+        "(readiness probe failing)"
+    ) in lines
+    clean = _human("drift", {"drift": [], "drift_counts": dict.fromkeys(counts, 0)})
+    assert "drift: 0 entries (values_file 0, release 0, live 0, health 0)" in clean
+
+
+def test_drift_fix_prints_what_it_corrected_and_long_values_are_cut():
+    long_args = [f"--flag-{n}" for n in range(40)]
+    entry = {
+        "layer": "release",
+        "op": "replace",
+        "path": "/tts/extraArgs",
+        "expected": [],
+        "actual": long_args,
+    }
+    counts = {"values_file": 0, "release": 0, "live": 0, "health": 0}
+    lines = _human("drift", {"drift_corrected": [entry]}, {"drift": [], "drift_counts": counts})
+    assert "corrected: 1 entry" in lines
+    corrected = next(line for line in lines if line.startswith("release  replace /tts/extraArgs"))
+    assert corrected.endswith("...") and len(corrected) < 200
+
+
+LINT_FINDINGS = [  # as roles/tts_lint/tasks/report.yml publishes them (pitfalls findings + source)
+    {
+        "rule_id": "prerelease-image",
+        "severity": "error",
+        "message": "the plan requires the stable image",
+        "fix": 'set tts.image to vllm/vllm-openai tag "v0.14.0"',
+        "path": "tts.image.tag",
+        "line": 362,
+        "source": "/srv/chart/values.yaml",
+    },
+    {
+        "rule_id": "engine-flags-ignored-under-omni",
+        "severity": "warning",
+        "message": "engine flags do not reach the stage",
+        "fix": "use --stage-configs-path",
+        "path": "tts.extraArgs",
+        "line": None,
+        "source": "tts_desired",
+    },
+]
+
+
+def test_lint_prints_each_finding_with_rule_source_line_severity_message_and_fix():
+    failure = "LINT: 1 known pitfall(s) of severity error or worse (prerelease-image)"
+    lines = _human("lint", {"lint_findings": LINT_FINDINGS, "lint_finding_count": 2}, failed=failure)
+    assert "lint: 2 finding(s) (1 error, 1 warning)" in lines
+    assert (
+        "/srv/chart/values.yaml:362: error: prerelease-image: the plan requires the stable image "
+        'Fix: set tts.image to vllm/vllm-openai tag "v0.14.0"'
+    ) in lines
+    assert (
+        "tts_desired (tts.extraArgs): warning: engine-flags-ignored-under-omni: engine flags do not reach "
+        "the stage Fix: use --stage-configs-path"
+    ) in lines
+    assert f"error: {failure}" in lines
+    assert "lint: no known pitfalls" in _human("lint", {"lint_findings": [], "lint_finding_count": 0})
+
+
+HISTORY = [  # helm history -o json, as rollback_plan returns it
+    {"revision": 1, "status": "superseded", "chart": "custom-chart-0.1.0", "description": "Install complete"},
+    {"revision": 2, "status": "deployed", "chart": "custom-chart-0.1.0", "description": "Upgrade complete"},
+]
+
+
+def test_rollback_prints_the_history_with_the_current_and_target_revisions_and_the_target():
+    plan = {
+        "history": [
+            "1  superseded  custom-chart-0.1.0  Install complete",
+            "2  deployed  custom-chart-0.1.0  Upgrade complete",
+        ],
+        "history_revisions": HISTORY,
+        "revision_before": 2,
+        "target_revision": 1,
+        "target_image": "vllm/vllm-omni:v0.14.0rc1",
+        "target_chart": "custom-chart-0.1.0",
+        "target_findings": [{**LINT_FINDINGS[0], "source": None, "line": None}],
+    }
+    failure = "refusing to roll back to revision 1 (image vllm/vllm-omni:v0.14.0rc1): ... prerelease-image."
+    lines = _human("rollback", plan, failed=failure)
+    assert "history: 2 revision(s)" in lines
+    assert "REV  STATUS      CHART               DESCRIPTION" in lines
+    assert "1    superseded  custom-chart-0.1.0  Install complete  <- target" in lines
+    assert "2    deployed    custom-chart-0.1.0  Upgrade complete  <- current" in lines
+    assert "target: revision 1 (custom-chart-0.1.0, vllm/vllm-omni:v0.14.0rc1), 1 known pitfall(s)" in lines
+    assert any(line.startswith("tts.image.tag: error: prerelease-image: ") for line in lines), lines
+    assert f"error: {failure}" in lines
+    assert not any(line.startswith("revision 2 ->") for line in lines)  # refused: no revision after
+
+    forced = _human("rollback", plan, {"forced": True}, {"rolled_back": True, "revision_after": 3})
+    assert any(line.endswith("1 known pitfall(s), rolled back to anyway (--force)") for line in forced), (
+        forced
+    )
+    assert "revision 2 -> 3" in forced and any("rolled back yes" in line for line in forced)
+    # only the lines (an older publication): shown as they are
+    lines = _human("rollback", {"history": plan["history"], "target_revision": 1, "revision_before": 2})
+    assert "2  deployed  custom-chart-0.1.0  Upgrade complete" in lines and "target: revision 1" in lines
+
+
+def test_rollback_history_shows_only_the_last_revisions():
+    history = [
+        {"revision": n, "status": "superseded", "chart": "c-1", "description": "Upgrade complete"}
+        for n in range(1, 31)
+    ]
+    lines = _human("rollback", {"history_revisions": history, "revision_before": 30, "target_revision": 29})
+    assert "history: 30 revision(s), last 10" in lines
+    assert not any(line.startswith("20 ") for line in lines) and any(line.startswith("21 ") for line in lines)
+
+
+def test_fix_prints_each_speech_latency_with_the_language_of_its_text():
+    speech = [  # as service_check returns it (tts_verify publishes it as speech)
+        {
+            "text": "你好，欢迎使用语音合成服务。",  # noqa: RUF001 (Chinese punctuation is the point)
+            "language": "Chinese",
+            "latency_ms": 812.3,
+            "ok": True,
+            "duration_seconds": 2.4,
+        },
+        {
+            "text": "Hello, the speech service is working.",
+            "language": "English",
+            "latency_ms": 640.0,
+            "ok": True,
+        },
+        {
+            "text": "Bonjour à tous",
+            "language": None,
+            "latency_ms": 700.0,
+            "ok": False,
+            "error": "HTTP 500: boom",
+        },
+    ]
+    lines = _human("fix", {"speech_latency_ms": [812.3, 640.0, 700.0], "speech": speech, "health": "ok"})
+    assert (
+        "speech: Chinese 812.3 ms (2.4 s audio), English 640.0 ms, "
+        "'Bonjour à tous' 700.0 ms FAILED: HTTP 500: boom"
+    ) in lines
+    assert not any("speech 812.3" in line for line in lines)  # the unlabelled list is not repeated
+
+
+def test_verify_prints_whether_it_verified():
+    assert "health ok, verified yes" in _human("verify", {"health": "ok", "verified": True})
