@@ -129,20 +129,19 @@ def _run(
             sources.append(str(overrides))
 
         record = RunRecord()
+        progress_file = run_dir / PROGRESS_FILE
+        tail = ProgressTail(progress_file, printer.waiting)  # what long-running modules report
 
         def on_event(event: dict) -> bool:
             record.observe(event)
+            tail.read_new()  # a task's own progress lines come before its result
             if not verbosity:
                 printer(event)
             return True  # keep writing job_events/*.json
 
         raw_output = ScrubbingStream(stream, secrets)
-        progress_file = run_dir / PROGRESS_FILE
         try:
-            with (
-                contextlib.redirect_stdout(raw_output),  # ansible's own output under -v
-                ProgressTail(progress_file, printer.waiting),  # what long-running modules report
-            ):
+            with contextlib.redirect_stdout(raw_output), tail:  # ansible's own output under -v
                 runner = _start_runner(
                     project_dir=project_dir,
                     playbook=playbook,

@@ -154,6 +154,7 @@ class ProgressTail:
         self.on_line = on_line
         self.poll_seconds = poll_seconds
         self._offset = 0
+        self._lock = threading.Lock()  # read_new runs in the tail's thread and before each task result
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._follow, name="progress-tail", daemon=True)
 
@@ -171,14 +172,18 @@ class ProgressTail:
             self.read_new()
 
     def read_new(self) -> None:
-        try:
-            with open(self.path, "rb") as stream:
-                stream.seek(self._offset)
-                chunk = stream.read()
-        except FileNotFoundError:
-            return
-        complete = chunk[: chunk.rfind(b"\n") + 1]  # a line still being written waits for the next read
-        self._offset += len(complete)
+        with self._lock:
+            try:
+                with open(self.path, "rb") as stream:
+                    stream.seek(self._offset)
+                    chunk = stream.read()
+            except FileNotFoundError:
+                return
+            complete = chunk[: chunk.rfind(b"\n") + 1]  # a line still being written waits for the next read
+            self._offset += len(complete)
+            self._hand_on(complete)
+
+    def _hand_on(self, complete: bytes) -> None:
         for raw in complete.splitlines():
             try:
                 entry = json.loads(raw)
