@@ -3,8 +3,9 @@ the failure message; the exit code; the human summary and the ``--json`` documen
 
 Contract with the playbooks
 ---------------------------
-* **Product facts.** Roles publish facts with ``ansible.builtin.set_stats`` and
-  ``per_host: true``; the keys runner.py reports are :data:`PRODUCT_FACTS`
+* **Product facts.** The collection's whole modules (preflight, apply, verify, undo, ...) return
+  them as ``tts_report`` in their results, ok or failed; roles publish the rest with
+  ``ansible.builtin.set_stats`` and ``per_host: true``; the keys runner.py reports are :data:`PRODUCT_FACTS`
   (``revision_before``, ``revision_after``, ``tts_pod``, ``health``, ``speech_latency_ms``,
   ``diagnosis``, ``values_changed``, ``rolled_back``, ``pitfall_findings``); any other key is
   reported as well.
@@ -119,10 +120,13 @@ class RunRecord:
             self.hosts_seen.append(host)
         if kind in _TASK_RESULTS and host:
             self._widen_window(host, data.get("start"), data.get("end"))
-        if kind == "runner_on_ok" and host:
-            for payload in _set_stats_payloads(data.get("res") or {}):
+        if kind in ("runner_on_ok", "runner_on_failed") and host:
+            result = data.get("res") or {}
+            if isinstance(result.get("tts_report"), dict):  # our modules' facts, ok or failed
+                self._publish(host, {"data": result["tts_report"]})
+            for payload in _set_stats_payloads(result):
                 self._publish(host, payload)
-        elif kind in ("runner_on_failed", "runner_on_unreachable") and host:
+        if kind in ("runner_on_failed", "runner_on_unreachable") and host:
             if not data.get("ignore_errors"):
                 self.host_errors[host] = failure_message(data.get("res") or {})
         elif kind == "playbook_on_stats":

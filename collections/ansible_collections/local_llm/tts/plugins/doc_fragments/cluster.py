@@ -43,3 +43,11 @@ options:
     type: path
     default: helm
 """
+
+    RELEASE = r"""
+options:
+  release:
+    description: Name of the Helm release.
+    type: str
+    required: true
+"""

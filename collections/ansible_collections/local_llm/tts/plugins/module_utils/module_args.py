@@ -8,3 +8,4 @@ CONNECTION = {
 }
 NAMESPACE = {"namespace": {"type": "str", "default": "default"}}
 HELM = {"binary": {"type": "path", "default": "helm"}}
+RELEASE = {"release": {"type": "str", "required": True}}

@@ -1133,3 +1133,14 @@ def selected_gpu_products(block: dict, nodes: list[dict]) -> list[str]:
         and GPU_PRODUCT_LABEL in (labels := ((node.get("metadata") or {}).get("labels")) or {})
     }
     return sorted(products)
+
+
+def failure_message(findings: list[Finding]) -> str:
+    """The failure message of a blocking set of findings: a count of exactly the findings it lists."""
+    lines = [f"{len(findings)} known pitfall(s) in the tts block:"]
+    for finding in findings:
+        where = f"{finding.path}" + (f" (line {finding.line})" if finding.line else "")
+        lines.append(
+            f"- {finding.rule_id} [{finding.severity}] at {where}: {finding.message} Fix: {finding.fix}"
+        )
+    return "\n".join(lines)

@@ -69,8 +69,45 @@ options:
     description: Also check the health layer.
     type: bool
     default: true
+  chart_path:
+    description:
+      - When given, the preflight runs first - helm (3.13+), the cluster, this chart and the values file,
+        the release and a revision left pending by an interrupted helm (C(CONFIG:) failures).
+    type: path
+  recover_pending:
+    description: With I(chart_path), roll a pending release back to its last deployed revision first.
+    type: bool
+    default: false
+  lease_holder:
+    description:
+      - When given, the release's Lease (M(local_llm.tts.lease)) is taken for this holder before reading
+        and given back afterwards unless I(keep_lease). Held by another run, the module fails with a
+        C(LOCKED) message.
+    type: str
+  lease_seconds:
+    description: Seconds the Lease stays valid without renewal.
+    type: int
+    default: 300
+  keep_lease:
+    description: Keep the Lease after detecting drift (a correction follows; it gives the Lease back).
+    type: bool
+    default: false
+  cluster_name:
+    description: Name of the cluster on the Lease and in messages (the inventory host).
+    type: str
+    default: ""
+  correcting:
+    description: A correction follows; the report names the drift found as C(drift_corrected).
+    type: bool
+    default: false
+  require_none:
+    description: Fail when any drift is found (the check after a correction).
+    type: bool
+    default: false
 notes:
-  - Supports check mode; the module never changes anything and always returns C(changed=false).
+  - Supports check mode; the module never changes what the runbooks manage and always returns
+    C(changed=false) (the Lease is coordination bookkeeping; with I(recover_pending) a pending release is
+    rolled back).
 extends_documentation_fragment:
   - local_llm.tts.cluster
   - local_llm.tts.cluster.namespace
@@ -124,16 +161,16 @@ drifted:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.local_llm.tts.plugins.module_utils.drift import DriftRuleError
-from ansible_collections.local_llm.tts.plugins.module_utils.helm_cli import HelmError
+from ansible_collections.local_llm.tts.plugins.module_utils.helm_cli import HelmCli, HelmError
 from ansible_collections.local_llm.tts.plugins.module_utils.module_args import CONNECTION, HELM, NAMESPACE
+from ansible_collections.local_llm.tts.plugins.module_utils.runbook import StepFailed, drift, run_step
 from ansible_collections.local_llm.tts.plugins.module_utils.values_block import ValuesError
 
 try:  # the gatherer needs the official client; its absence is reported, not a traceback
     from ansible_collections.local_llm.tts.plugins.module_utils.cluster_client import (
-        ClusterConfigError,
         ClusterUnavailable,
+        open_cluster,
     )
-    from ansible_collections.local_llm.tts.plugins.module_utils.drift_gather import gather_and_compare
     from kubernetes.client.exceptions import ApiException
 
     HAS_KUBERNETES = True
@@ -158,21 +195,49 @@ def main() -> None:
             "ignore": {"type": "list", "elements": "dict", "default": []},
             "ignore_replicas": {"type": "bool", "default": True},
             "check_health": {"type": "bool", "default": True},
+            "chart_path": {"type": "path"},
+            "recover_pending": {"type": "bool", "default": False},
+            "lease_holder": {"type": "str"},
+            "lease_seconds": {"type": "int", "default": 300},
+            "keep_lease": {"type": "bool", "default": False},
+            "cluster_name": {"type": "str", "default": ""},
+            "correcting": {"type": "bool", "default": False},
+            "require_none": {"type": "bool", "default": False},
         },
         supports_check_mode=True,
     )
     if not HAS_KUBERNETES:
         module.fail_json(msg=missing_required_lib("kubernetes"))
+    p = module.params
+    lease = None
+    if p["lease_holder"]:
+        lease = {
+            "holder": p["lease_holder"],
+            "lease_seconds": p["lease_seconds"],
+            "cluster_name": p["cluster_name"],
+            "operation": "drift",
+        }
 
-    try:
-        result = gather_and_compare(module.params)
-    except ClusterConfigError as exc:  # kubeconfig, context, credentials, TLS, address: exit 2
-        module.fail_json(msg=str(exc), changed=False)
-    except (ValuesError, HelmError, ClusterUnavailable, DriftRuleError, OSError) as exc:
-        module.fail_json(msg=f"drift: {exc}", changed=False)
-    except ApiException as exc:  # status and reason only: the body may echo the request
-        module.fail_json(msg=f"drift: the API server answered {exc.status} {exc.reason}", changed=False)
-    module.exit_json(changed=False, **result)
+    def step() -> dict:
+        try:
+            return drift(
+                HelmCli.from_params(p),
+                lambda: open_cluster(p["kubeconfig"], p["context"]),
+                p,
+                chart_path=p["chart_path"],
+                lease=lease,
+                keep_lease=p["keep_lease"],
+                correcting=p["correcting"],
+                require_none=p["require_none"],
+                recover=p["recover_pending"],
+                check_mode=module.check_mode,
+            )
+        except (ValuesError, HelmError, ClusterUnavailable, DriftRuleError) as exc:
+            raise StepFailed(f"drift: {exc}") from None
+        except ApiException as exc:  # status and reason only: the body may echo the request
+            raise StepFailed(f"drift: the API server answered {exc.status} {exc.reason}") from None
+
+    run_step(module, step)
 
 
 if __name__ == "__main__":

@@ -103,6 +103,7 @@ from ansible_collections.local_llm.tts.plugins.module_utils.pitfalls import (
     SEVERITY_RANK,
     check_block,
     check_values_text,
+    failure_message,
     selected_gpu_products,
 )
 from ansible_collections.local_llm.tts.plugins.module_utils.values_block import (
@@ -111,17 +112,6 @@ from ansible_collections.local_llm.tts.plugins.module_utils.values_block import 
     read_text,
     to_plain,
 )
-
-
-def report(findings: list) -> str:
-    """The failure message: a count of exactly the findings it lists."""
-    lines = [f"{len(findings)} known pitfall(s) in the tts block:"]
-    for finding in findings:
-        where = f"{finding.path}" + (f" (line {finding.line})" if finding.line else "")
-        lines.append(
-            f"- {finding.rule_id} [{finding.severity}] at {where}: {finding.message} Fix: {finding.fix}"
-        )
-    return "\n".join(lines)
 
 
 def _nodes(kubeconfig: str | None, context: str | None) -> list[dict]:
@@ -173,7 +163,9 @@ def main() -> None:
     threshold = SEVERITY_RANK.get(p["fail_on"])
     blocking = [f for f in findings if threshold is not None and SEVERITY_RANK[f.severity] >= threshold]
     if blocking:
-        module.fail_json(msg=report(blocking), findings=as_dicts, gpu_products=products or [], changed=False)
+        module.fail_json(
+            msg=failure_message(blocking), findings=as_dicts, gpu_products=products or [], changed=False
+        )
     module.exit_json(changed=False, findings=as_dicts, gpu_products=products or [])
 
 
