@@ -22,9 +22,9 @@ from runbooks.summary import format_human
 PROG = "runner.py"
 DEFAULT_INVENTORY = "inventory/local"
 
-# The variables the playbooks document, with their types, read from the roles' argument specs:
-# the inventory contract is roles/tts_common/meta/argument_specs.yml (defaults and meaning in its
-# defaults/main.yml), shown in --help; a role's own settings (drift_ignore, ...) are in its spec.
+# The variables the playbooks document, with their types, read from the one role's argument spec
+# (roles/tts_common/meta/argument_specs.yml: the inventory contract and every command's settings,
+# defaults and comments in its defaults/main.yml), shown in --help.
 ARGUMENT_SPECS = REPO_ROOT / "roles" / "tts_common" / "meta" / "argument_specs.yml"
 _SPEC_TYPES: dict[str, type] = {"str": str, "int": int, "bool": bool, "dict": dict, "list": list}
 
@@ -41,14 +41,7 @@ def _spec_variables(path: Path) -> dict[str, type]:
 
 
 CONTRACT_VARIABLES: dict[str, type] = _spec_variables(ARGUMENT_SPECS)
-KNOWN_VARIABLES: dict[str, type] = {
-    **{
-        name: kind
-        for path in sorted(REPO_ROOT.glob("roles/*/meta/argument_specs.yml"))
-        for name, kind in _spec_variables(path).items()
-    },
-    **CONTRACT_VARIABLES,
-}
+KNOWN_VARIABLES: dict[str, type] = CONTRACT_VARIABLES
 _POSITIVE_INTS = {"tts_port", "rollout_timeout"}
 _TYPE_NAMES = {
     str: "a string",
