@@ -221,7 +221,8 @@ def test_a_pending_release_stops_unless_recovering(tmp_path, chart):
         {"revision": 2, "status": "deployed", "chart": "custom-chart-0.1.0"},
         {"revision": 3, "status": "pending-upgrade", "chart": "custom-chart-0.1.0"},
     ]
-    with pytest.raises(StepFailed, match=r"is pending-upgrade at revision 3 .*--recover-pending .*revision 2"):
+    pending = r"is pending-upgrade at revision 3 .*--recover-pending .*revision 2"
+    with pytest.raises(StepFailed, match=pending):
         plan(FakeHelm({}, history=[dict(h) for h in history]), chart, values)
     fake = FakeHelm(yaml.safe_load(values.read_text()), history=[dict(h) for h in history])
     result = plan(fake, chart, values, recover=True)
