@@ -195,12 +195,12 @@ def preflight(
     warn: Callable[[str], None] = lambda _message: None,
 ) -> dict:
     """Everything `fix` needs to know before it changes anything, each source read once: the tools,
-    the cluster, the files, the edit, the release (history and values), a pending operation, the
+    the files and the edit (local, first), helm, the cluster, the release (history and values), a pending operation, the
     pitfalls of the block. Returns the plan; StepFailed on anything that must stop the run."""
+    check_files(chart_path, values_file)  # the local checks first: a wrong path fails at once
+    edit = preview_values(values_file, key, block)
     helm_version = check_helm(helm)
     cluster, cluster_info = reach_cluster(open_client)
-    check_files(chart_path, values_file)
-    edit = preview_values(values_file, key, block)
     history = read_history(helm)
     pending = pending_status(history)
     recovered = None
