@@ -194,9 +194,9 @@ def preflight(
     check_mode: bool = False,
     warn: Callable[[str], None] = lambda _message: None,
 ) -> dict:
-    """Everything `fix` needs to know before it changes anything, each source read once: the tools,
-    the files and the edit (local, first), helm, the cluster, the release (history and values), a pending operation, the
-    pitfalls of the block. Returns the plan; StepFailed on anything that must stop the run."""
+    """Everything `fix` needs to know before it changes anything, each source read once: the files
+    and the edit (local, so first), helm, the cluster, the release (history and values), a pending
+    operation, the pitfalls of the block. Returns the plan; StepFailed on anything that must stop."""
     check_files(chart_path, values_file)  # the local checks first: a wrong path fails at once
     edit = preview_values(values_file, key, block)
     helm_version = check_helm(helm)
