@@ -1,8 +1,9 @@
 """The collection's module_utils against a real sandbox seeded with the user's incident.
 
-Calls the functions behind local_llm.tts.{helm_release,rollout,service_check} directly (the playbook e2e
-tests drive the modules through ansible-playbook). Tests run in file order and share one cluster: the
-incident, the fix (revision 2), a rerun, a rollout under dropped watches, a broken upgrade and a rollback.
+Calls the parts behind local_llm.tts.{preflight,apply,verify,undo} (helm_cli, rollout, tts_checks)
+directly (the playbook e2e tests drive the modules through ansible-playbook). Tests run in file order
+and share one cluster: the incident, the fix (revision 2), a rerun, a rollout under dropped watches, a
+broken upgrade and a rollback.
 """
 
 from __future__ import annotations
