@@ -10,6 +10,8 @@ test can point a sandbox host at a deliberately broken kubeconfig).
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import subprocess
@@ -137,13 +139,50 @@ def sandbox_requests(inventory: Inventory, project_dir: Path) -> dict[str, Sandb
     return requests
 
 
+def running_sandbox(request: SandboxRequest, shown: str, say: Callable[..., None]) -> Path | None:
+    """The kubeconfig of a sandbox that already runs in the state dir (server alive, /readyz 200, its
+    kubeconfig pointing at it), after the seed check ``sandbox up`` would make; else None. In process:
+    ``python -m sandbox up`` would cost a Python start and the server package's imports per run."""
+    from sandbox.endpoint import running_endpoint, running_time_scale
+    from sandbox.seeds import SeedError, seed
+
+    endpoint = running_endpoint(request.state_dir)
+    kubeconfig = request.state_dir / "kubeconfig"
+    if endpoint is None or not kubeconfig.is_file():
+        return None
+    try:
+        clusters = (yaml.safe_load(kubeconfig.read_text()) or {}).get("clusters") or [{}]
+        server = (clusters[0].get("cluster") or {}).get("server")
+    except (OSError, yaml.YAMLError, AttributeError):
+        return None
+    if server != endpoint.get("server"):
+        return None
+    say(f"sandbox {shown} already running")
+    scale = running_time_scale(request.state_dir)
+    if request.time_scale not in (1.0, scale):
+        say(f"  sandbox: already running (time scale {scale:g}); --time-scale applies only when it starts")
+    if request.seed:
+        messages = io.StringIO()
+        try:
+            with contextlib.redirect_stderr(messages):
+                seed(request.seed, request.state_dir, kubeconfig)
+        except SeedError as exc:
+            raise SandboxStartError(f"sandbox {request.state_dir}: {exc}") from None
+        for line in messages.getvalue().strip().splitlines():
+            say(f"  sandbox: {line}")
+    return kubeconfig.resolve()
+
+
 def start_sandbox(request: SandboxRequest, project_dir: Path, say: Callable[..., None]) -> Path:
-    """``python -m sandbox up`` (a no-op when it already runs); return its kubeconfig path."""
+    """``python -m sandbox up`` unless it already runs; return its kubeconfig path."""
+    shown = _display_path(request.state_dir, project_dir)
+    running = running_sandbox(request, shown, say)
+    if running is not None:
+        return running
     command = [sys.executable, "-m", "sandbox", "up", "--state-dir", str(request.state_dir)]
     if request.seed:
         command += ["--seed", request.seed]
     command += ["--time-scale", f"{request.time_scale:g}"]
-    shown = _display_path(request.state_dir, project_dir)
     started = time.monotonic()
     say(f"starting sandbox {shown} ... ", end="")
     try:

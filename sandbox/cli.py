@@ -7,18 +7,16 @@ import base64
 import json
 import os
 import signal
-import ssl
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import yaml
 
 from sandbox.apiserver import pki
 from sandbox.cluster import write_json_atomic
+from sandbox.endpoint import alive, read_endpoint, ready, running_endpoint, running_time_scale
 from sandbox.faults import KNOWN, FaultError, Faults, parse_params
 from sandbox.nodes import NodesFileError, load_nodes
 from sandbox.seeds import SEEDS, SeedError, seed
@@ -33,40 +31,6 @@ class SandboxError(Exception):
     def __init__(self, message: str, exit_code: int = 1) -> None:
         super().__init__(message)
         self.exit_code = exit_code
-
-
-def _endpoint(state_dir: Path) -> dict | None:
-    path = state_dir / "endpoint.json"
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _ready(state_dir: Path, endpoint: dict, timeout: float = 2.0) -> bool:
-    context = ssl.create_default_context(cafile=str(state_dir / "pki" / "ca.crt"))
-    try:
-        with urllib.request.urlopen(f"{endpoint['server']}/readyz", timeout=timeout, context=context) as resp:
-            return resp.status == 200
-    except (urllib.error.URLError, OSError, ssl.SSLError):
-        return False
-
-
-def running_endpoint(state_dir: Path) -> dict | None:
-    endpoint = _endpoint(state_dir)
-    if endpoint and _alive(int(endpoint.get("pid", 0))) and _ready(state_dir, endpoint):
-        return endpoint
-    return None
 
 
 def write_kubeconfig(state_dir: Path, endpoint: dict) -> Path:
@@ -116,7 +80,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     endpoint = running_endpoint(state_dir)
     if endpoint is not None:
-        running_scale = _running_time_scale(state_dir)
+        running_scale = running_time_scale(state_dir)
         if args.nodes is not None or args.time_scale not in (1.0, running_scale):
             print(
                 f"sandbox already running (time scale {running_scale:g}); --nodes and --time-scale apply "
@@ -129,7 +93,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         return 0
     pki.ensure_credentials(state_dir)
     write_json_atomic(state_dir / "config.json", {"timeScale": args.time_scale})
-    stale = _endpoint(state_dir)
+    stale = read_endpoint(state_dir)
     command = [sys.executable, "-m", "sandbox", "serve", "--state-dir", str(state_dir)]
     if args.nodes is not None:
         command += ["--nodes", str(args.nodes.resolve())]
@@ -147,8 +111,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise SandboxError(f"sandbox API server exited with code {proc.returncode}; see {log_path}")
-        endpoint = _endpoint(state_dir)
-        if endpoint and endpoint != stale and endpoint.get("pid") == proc.pid and _ready(state_dir, endpoint):
+        endpoint = read_endpoint(state_dir)
+        if endpoint and endpoint != stale and endpoint.get("pid") == proc.pid and ready(state_dir, endpoint):
             kubeconfig = write_kubeconfig(state_dir, endpoint)
             _seed(args, kubeconfig)
             print(kubeconfig)
@@ -156,13 +120,6 @@ def cmd_up(args: argparse.Namespace) -> int:
         time.sleep(0.1)
     proc.terminate()
     raise SandboxError(f"sandbox API server did not become ready within {READY_TIMEOUT:.0f}s; see {log_path}")
-
-
-def _running_time_scale(state_dir: Path) -> float:
-    try:
-        return float(json.loads((state_dir / "config.json").read_text()).get("timeScale", 1.0))
-    except (OSError, ValueError):
-        return 1.0
 
 
 def _seed(args: argparse.Namespace, kubeconfig: Path) -> None:
@@ -214,16 +171,16 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_down(args: argparse.Namespace) -> int:
-    endpoint = _endpoint(args.state_dir)
-    if not endpoint or not _alive(int(endpoint.get("pid", 0))):
+    endpoint = read_endpoint(args.state_dir)
+    if not endpoint or not alive(int(endpoint.get("pid", 0))):
         print(f"not running ({args.state_dir})")
         return 0
     pid = int(endpoint["pid"])
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + 10
-    while _alive(pid) and time.monotonic() < deadline:
+    while alive(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
-    if _alive(pid):
+    if alive(pid):
         os.kill(pid, signal.SIGKILL)
     print(f"stopped ({args.state_dir})")
     return 0

@@ -188,3 +188,32 @@ def test_scrub_text_leaves_public_and_harmless_text_alone():
     ):
         assert scrub_text(text) == text
     assert scrub_text("x plain-secret-value y", {"plain-secret-value"}) == f"x {REDACTED} y"
+
+
+def test_a_running_sandbox_is_used_without_spawning_sandbox_up(tmp_path, monkeypatch):
+    import sandbox.endpoint
+    from runbooks import inventory as inventory_module
+
+    state = tmp_path / "state"
+    state.mkdir()
+    server = "https://127.0.0.1:45678"
+    (state / "kubeconfig").write_text(
+        yaml.safe_dump({"clusters": [{"name": "s", "cluster": {"server": server}}]})
+    )
+    monkeypatch.setattr(sandbox.endpoint, "running_endpoint", lambda _state: {"server": server, "pid": 1})
+
+    def no_spawn(*_args, **_kwargs):
+        raise AssertionError("sandbox up was spawned for a running sandbox")
+
+    monkeypatch.setattr(inventory_module.subprocess, "run", no_spawn)
+    said: list[str] = []
+    (state / "config.json").write_text('{"timeScale": 60}')
+    request = inventory_module.SandboxRequest(state_dir=state, seed=None, time_scale=60)
+    assert inventory_module.start_sandbox(request, tmp_path, said.append) == (state / "kubeconfig").resolve()
+    assert said == ["sandbox state already running"]
+
+    # A kubeconfig that points elsewhere (the sandbox restarted on another port) is not trusted.
+    monkeypatch.setattr(
+        sandbox.endpoint, "running_endpoint", lambda _state: {"server": server + "1", "pid": 1}
+    )
+    assert inventory_module.running_sandbox(request, "state", said.append) is None
