@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import yaml
 from ansible_collections.local_llm.tts.plugins.module_utils.cluster_client import (
@@ -372,19 +373,26 @@ def _revision_or(helm: HelmCli, default: int) -> int:
 
 
 # -- verify --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ServiceChecks:
+    """What verify checks of the TTS service, and how long it waits."""
+
+    deployment: str
+    service: str
+    port: int = 8006
+    timeout: float = 1800
+    markers: tuple[str, ...] = ()
+    forbidden: tuple[str, ...] = ()
+    verify_speech: bool = True
+    health_url: str | None = None
+    check_log: bool = True
+    progress: Reporter | None = None
+
+
 def verify(
     open_client: Callable[[], ClusterClient],
     namespace: str,
-    deployment: str,
-    service: str,
-    port: int,
-    timeout: float,
-    markers: list[str],
-    forbidden: list[str],
-    verify_speech: bool = True,
-    health_url: str | None = None,
-    progress: Reporter | None = None,
-    check_log: bool = True,
+    checks: ServiceChecks,
     helm: HelmCli | None = None,
 ) -> dict:
     """The new pod Ready (watched), its bootstrap log clean, /health 200 and, unless turned off, speech.
@@ -396,20 +404,7 @@ def verify(
     else:
         cluster = open_client()
     try:
-        result = _verify(
-            cluster,
-            namespace,
-            deployment,
-            service,
-            port,
-            timeout,
-            markers,
-            forbidden,
-            verify_speech,
-            health_url,
-            progress,
-            check_log,
-        )
+        result = check_service(cluster, namespace, checks)
     except StepFailed as exc:
         exc.report["verified"] = False
         raise
@@ -417,21 +412,10 @@ def verify(
     return result
 
 
-def _verify(
-    cluster,
-    namespace,
-    deployment,
-    service,
-    port,
-    timeout,
-    markers,
-    forbidden,
-    verify_speech,
-    health_url,
-    progress,
-    check_log,
-) -> dict:
-    rollout = watch_rollout(cluster, namespace, deployment, timeout, 0, progress).as_dict()
+def check_service(cluster: ClusterClient, namespace: str, checks: ServiceChecks) -> dict:
+    rollout = watch_rollout(
+        cluster, namespace, checks.deployment, checks.timeout, 0, checks.progress
+    ).as_dict()
     pod = (rollout.get("pod") or {}).get("name")
     report: dict = {"tts_pod": pod}
     if not rollout["ready"]:
@@ -439,9 +423,9 @@ def _verify(
         message = diagnosis["text"] if diagnosis and diagnosis.get("text") else rollout["msg"]
         report["diagnosis"] = message
         raise StepFailed(message, report, rollout=rollout)
-    if check_log:
+    if checks.check_log:
         log = cluster.get_text(f"/api/v1/namespaces/{namespace}/pods/{pod}/log", timeout=60)
-        found = log_findings(log, markers, forbidden)
+        found = log_findings(log, checks.markers, checks.forbidden)
         if found["missing"] or found["out_of_order"] or found["forbidden_found"]:
             message = (
                 f"the TTS pod's log does not show a clean bootstrap: missing {found['missing']}, "
@@ -449,27 +433,26 @@ def _verify(
             )
             report["diagnosis"] = message
             raise StepFailed(message, report, rollout=rollout, log_check=found)
-    health_send = url_transport(health_url) if health_url else None
-    checks = run_checks(
-        service_proxy_transport(cluster, namespace, service, port),
-        timeout,
-        verify_speech=verify_speech,
-        health_send=health_send,
+    found = run_checks(
+        service_proxy_transport(cluster, namespace, checks.service, checks.port),
+        checks.timeout,
+        verify_speech=checks.verify_speech,
+        health_send=url_transport(checks.health_url) if checks.health_url else None,
     )
-    speech = checks.get("speech") or []
+    speech = found.get("speech") or []
     report.update(
-        health=checks["health"],
+        health=found["health"],
         speech=speech,
         speech_latency_ms=[item.get("latency_ms") for item in speech],
     )
-    if checks.get("failed"):
-        report["diagnosis"] = checks.get("msg") or "the service check failed"
+    if found.get("failed"):
+        report["diagnosis"] = found.get("msg") or "the service check failed"
         raise StepFailed(report["diagnosis"], report, rollout=rollout)
     return {
         "changed": False,
         "rollout": rollout,
         "pod": pod,
-        "health": checks["health"],
+        "health": found["health"],
         "speech": speech,
         "tts_report": report,
     }
@@ -636,15 +619,15 @@ def rollback(
     values_file: str,
     key: str,
     requested: int | None,
-    wait: dict,
+    wait: ServiceChecks,
     force: bool = False,
     restore_values: bool = False,
     check_mode: bool = False,
 ) -> dict:
     """The rollback runbook: history read once, the target chosen (module_utils/rollback_plan.py) and
     refused when its block repeats a known pitfall (unless ``force``), ``helm rollback``, the values
-    file restored from its backup on request, then the rollout watched and /health checked (``wait``:
-    deployment, service, port, health_url, timeout, progress)."""
+    file restored from its backup on request, then the rollout watched and /health checked (``wait``,
+    without the log and the speech request)."""
     from ansible_collections.local_llm.tts.plugins.module_utils.rollback_plan import (
         choose_target,
         plan_rollback,
@@ -700,20 +683,7 @@ def rollback(
         report["values_changed"] = restored["changed"]
     if not check_mode:
         try:
-            checked = _verify(
-                cluster,
-                helm.namespace,
-                wait["deployment"],
-                wait["service"],
-                wait["port"],
-                wait["timeout"],
-                [],
-                [],
-                False,
-                wait.get("health_url"),
-                wait.get("progress"),
-                False,
-            )
+            checked = check_service(cluster, helm.namespace, wait)
         except StepFailed as exc:
             report.update(exc.report)
             raise StepFailed(

@@ -119,7 +119,7 @@ from ansible_collections.local_llm.tts.plugins.module_utils.module_args import (
     RELEASE,
 )
 from ansible_collections.local_llm.tts.plugins.module_utils.progress import Reporter
-from ansible_collections.local_llm.tts.plugins.module_utils.runbook import rollback, run_step
+from ansible_collections.local_llm.tts.plugins.module_utils.runbook import ServiceChecks, rollback, run_step
 
 
 def main() -> None:
@@ -144,14 +144,16 @@ def main() -> None:
         supports_check_mode=True,
     )
     p = module.params
-    wait = {
-        "deployment": p["deployment"],
-        "service": p["service"],
-        "port": p["port"],
-        "health_url": p["health_url"] or None,
-        "timeout": p["timeout"],
-        "progress": Reporter(p["progress_host"]),
-    }
+    wait = ServiceChecks(
+        deployment=p["deployment"],
+        service=p["service"],
+        port=p["port"],
+        timeout=p["timeout"],
+        verify_speech=False,
+        health_url=p["health_url"] or None,
+        check_log=False,
+        progress=Reporter(p["progress_host"]),
+    )
     run_step(
         module,
         lambda: rollback(

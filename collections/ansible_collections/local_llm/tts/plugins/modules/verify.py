@@ -116,7 +116,7 @@ from ansible_collections.local_llm.tts.plugins.module_utils.cluster_client impor
 from ansible_collections.local_llm.tts.plugins.module_utils.helm_cli import HelmCli
 from ansible_collections.local_llm.tts.plugins.module_utils.module_args import CONNECTION, HELM, NAMESPACE
 from ansible_collections.local_llm.tts.plugins.module_utils.progress import Reporter
-from ansible_collections.local_llm.tts.plugins.module_utils.runbook import run_step, verify
+from ansible_collections.local_llm.tts.plugins.module_utils.runbook import ServiceChecks, run_step, verify
 
 
 def main() -> None:
@@ -146,16 +146,18 @@ def main() -> None:
         lambda: verify(
             lambda: open_cluster(p["kubeconfig"], p["context"]),
             p["namespace"],
-            p["deployment"],
-            p["service"],
-            p["port"],
-            p["timeout"],
-            p["markers"],
-            p["forbidden"],
-            verify_speech=p["verify_speech"],
-            health_url=p["health_url"] or None,
-            progress=Reporter(p["progress_host"]),
-            check_log=p["check_log"],
+            ServiceChecks(
+                deployment=p["deployment"],
+                service=p["service"],
+                port=p["port"],
+                timeout=p["timeout"],
+                markers=tuple(p["markers"]),
+                forbidden=tuple(p["forbidden"]),
+                verify_speech=p["verify_speech"],
+                health_url=p["health_url"] or None,
+                check_log=p["check_log"],
+                progress=Reporter(p["progress_host"]),
+            ),
             helm=HelmCli.from_params(p) if p["preflight"] else None,
         ),
     )
