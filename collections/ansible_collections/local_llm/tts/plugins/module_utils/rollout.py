@@ -526,7 +526,8 @@ def watch_rollout(
                 template_hash = _new_template_hash(api, namespace, current, selector, deadline)
                 hash_for = key if template_hash else None
             verdict = assess(current, template_hash, feeds["pods"].snapshot())
-            report()
+            if verdict.state == "waiting" or (progress is not None and progress.last_text is not None):
+                report()  # a rollout already decided at the first look (a rerun) waited for nothing
             if verdict.state == "failed":
                 break
             if verdict.state == "complete":
