@@ -113,6 +113,24 @@ def test_fix_from_the_incident_then_rerun_changes_nothing(incident, tmp_path, he
     assert again["changed"] == 0 and again["failed"] == 0
     assert [h["revision"] for h in _history(incident, helm)] == [1, 2]
     assert (values.read_bytes(), values.stat().st_mtime_ns, _tts_pod(incident)["metadata"]["uid"]) == before
+    # A rerun is a preflight and a verify: two module processes (each task costs one).
+    modules = _module_runs(REPO / _json(second)["artifacts"])
+    assert modules == ["local_llm.tts.preflight", "local_llm.tts.verify"]
+
+
+def _module_runs(run_dir: Path) -> list[str]:
+    """The modules that ran (ok or failed) in a run, from ansible-runner's job events, in order;
+    set_stats, assert, the argument-spec validation and other controller-side actions start none."""
+    runs = []
+    for path in sorted((run_dir / "job_events").glob("*.json"), key=lambda p: int(p.name.split("-", 1)[0])):
+        event = json.loads(path.read_text())
+        data = event.get("event_data") or {}
+        if event["event"] in ("runner_on_ok", "runner_on_failed") and data.get("task_action") not in (
+            "validate_argument_spec",
+            "ansible.builtin.validate_argument_spec",
+        ):
+            runs.append(data["task_action"])
+    return runs
 
 
 def test_check_mode_reports_and_changes_nothing(incident, tmp_path):
