@@ -10,7 +10,6 @@ Prints numbers; asserts nothing. Run: .venv/bin/python benchmarks/bench_cluster.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import subprocess
 import sys
@@ -19,7 +18,17 @@ import time
 from pathlib import Path
 
 import yaml
-from _support import BIN, REPO, cpu_seconds, rss_mib, sandbox_down, sandbox_up, tool_env
+from _support import (
+    BIN,
+    REPO,
+    cpu_share,
+    rss_mib,
+    sandbox_down,
+    sandbox_pid,
+    sandbox_up,
+    tool_env,
+    wait_seeded_settled,
+)
 
 from runbooks.defaults import shipped_block
 
@@ -94,23 +103,6 @@ def helm_upgrade_timings(args: argparse.Namespace) -> None:
             sandbox_down(state)
 
 
-def _pods(env: dict) -> list[dict]:
-    result = subprocess.run(
-        [str(BIN / "kubectl"), "get", "pods", "-o", "json"], env=env, capture_output=True, text=True
-    )
-    return json.loads(result.stdout)["items"] if result.returncode == 0 else []
-
-
-def _settled(pods: list[dict]) -> bool:
-    """Every pod of the seeded release Ready, but the TTS one, which crash-loops by design."""
-
-    def ready(pod: dict) -> bool:
-        conditions = (pod.get("status") or {}).get("conditions") or []
-        return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
-
-    return len(pods) >= 6 and sum(ready(p) for p in pods) >= len(pods) - 1
-
-
 def idle_cpu(time_scale: float, seconds: float, samples: int) -> None:
     """CPU of the sandbox server process alone (/proc/<pid>/stat), idle with the seeded release."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -118,16 +110,9 @@ def idle_cpu(time_scale: float, seconds: float, samples: int) -> None:
         sandbox_up(state, "--seed", "incident", "--time-scale", f"{time_scale:g}")
         env = tool_env(state)
         try:
-            pid = json.loads((state / "endpoint.json").read_text())["pid"]
-            deadline = time.monotonic() + 120
-            while not _settled(pods := _pods(env)) and time.monotonic() < deadline:
-                time.sleep(1)
-            time.sleep(2)  # the last probes and status writes of the start-up
-            shares = []
-            for _ in range(samples):
-                before, started = cpu_seconds(pid), time.perf_counter()
-                time.sleep(seconds)
-                shares.append((cpu_seconds(pid) - before) / (time.perf_counter() - started) * 100)
+            pid = sandbox_pid(state)
+            pods = wait_seeded_settled(env)
+            shares = [cpu_share(pid, seconds) for _ in range(samples)]
             listed = ", ".join(f"{share:.1f}" for share in shares)
             print(
                 f"idle sandbox at time scale {time_scale:g} with the seeded release ({len(pods)} pods, "
