@@ -201,7 +201,9 @@ def test_a_malformed_values_file_names_file_and_line(tmp_path, chart):
     values.write_text("tts:\n  image: [unclosed\n")
     with pytest.raises(StepFailed, match=r"^CONFIG: .*malformed YAML") as failed:
         plan(FakeHelm({}), chart, values)
-    assert "line" in str(failed.value)
+    assert str(failed.value).startswith(f"CONFIG: {values}: malformed YAML") and "(line 3" in str(
+        failed.value
+    )
 
 
 def test_an_unreachable_cluster_is_a_config_error(tmp_path, chart):

@@ -110,12 +110,18 @@ def check_files(chart_path: str, values_file: str) -> None:
         raise StepFailed(f"CONFIG: {values_file} is not readable")
 
 
+def naming_the_file(path: str, exc: Exception) -> str:
+    """The error's message, starting with the file it is about (YAML errors carry only line and column)."""
+    message = str(exc)
+    return message if path in message else f"{path}: {message}"
+
+
 def preview_values(values_file: str, key: str, block: dict) -> dict:
     """The edit the apply step would make, without writing: {changed, before, after}."""
     try:
         return set_block_in_file(values_file, key, block, backup=False, dry_run=True)
     except ValuesError as exc:
-        raise StepFailed(f"CONFIG: {exc}") from None
+        raise StepFailed(f"CONFIG: {naming_the_file(values_file, exc)}") from None
     except OSError as exc:
         raise StepFailed(f"CONFIG: {values_file}: {exc.strerror or exc}") from None
 
@@ -310,7 +316,7 @@ def apply(
     try:
         edit = set_block_in_file(values_file, key, block, backup=True, dry_run=check_mode)
     except ValuesError as exc:
-        raise StepFailed(f"{values_file}: {exc}" if values_file not in str(exc) else str(exc)) from None
+        raise StepFailed(naming_the_file(values_file, exc)) from None
     except OSError as exc:
         raise StepFailed(f"{values_file}: {exc.strerror or exc}") from None
     report = {
@@ -705,10 +711,7 @@ def lint(values_file: str, key: str, desired: dict | None, fail_on: str = "error
         text = read_text(values_file)
         found = [{**f.as_dict(), "source": values_file} for f in check_values_text(text, key=key)]
     except ValuesError as exc:
-        message = str(exc)
-        raise StepFailed(
-            f"CONFIG: {message if values_file in message else f'{values_file}: {message}'}"
-        ) from None
+        raise StepFailed(f"CONFIG: {naming_the_file(values_file, exc)}") from None
     if desired is not None:
         found += [{**f.as_dict(), "source": "tts_desired"} for f in check_block(desired, key=key)]
     report = {"lint_findings": found, "lint_finding_count": len(found)}
