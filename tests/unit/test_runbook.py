@@ -53,6 +53,7 @@ class FakeHelm:
         ]
         self.version = version
         self.rendered: dict | None = None
+        self.fail_upgrade = False
         self.calls: list[list[str]] = []
 
     def __call__(self, argv, env) -> subprocess.CompletedProcess:
@@ -67,6 +68,18 @@ class FakeHelm:
             out = json.dumps(entries)
         elif argv[1:3] == ["get", "values"]:
             out = json.dumps(self.values)
+        elif argv[1:3] == ["get", "metadata"]:
+            newest = self.history[-1]
+            out = json.dumps(
+                {"name": "local-llm", "revision": newest["revision"], "status": newest["status"]}
+            )
+        elif verb == "upgrade" and self.fail_upgrade:
+            self.history.append(
+                {"revision": len(self.history) + 1, "status": "failed", "chart": "custom-chart-0.1.0"}
+            )
+            return subprocess.CompletedProcess(
+                argv, 1, "", "Error: UPGRADE FAILED: context deadline exceeded"
+            )
         elif verb == "template":
             source = argv[argv.index("-f") + 1]
             self.rendered = yaml.safe_load(Path(source).read_text())
@@ -251,6 +264,16 @@ def test_apply_writes_the_block_renders_and_upgrades(tmp_path, chart):
     assert yaml.safe_load(values.read_text())["tts"] == BLOCK and "# keep" in values.read_text()
     assert (tmp_path / "values.yaml.orig").exists()
     assert fake.verbs() == ["lint", "template", "upgrade", "history"]
+
+
+def test_a_failed_upgrade_that_recorded_a_revision_tells_the_undo(tmp_path, chart):
+    values = values_file(tmp_path, OLD_BLOCK)
+    fake = FakeHelm(yaml.safe_load(values.read_text()))
+    fake.fail_upgrade = True
+    with pytest.raises(StepFailed, match="UPGRADE FAILED") as failed:
+        runbook.apply(helm_for(fake), str(chart), str(values), "tts", BLOCK, "local-llm-tts", 2)
+    assert failed.value.result["new_revision"] is True and failed.value.result["values_changed"] is True
+    assert failed.value.report["revision_after"] == 3
 
 
 def test_apply_in_check_mode_renders_a_scratch_copy_and_changes_nothing(tmp_path, chart):

@@ -129,7 +129,12 @@ class HelmCli:
 # -- pure decisions ------------------------------------------------------------------------------
 def load_values_file(path: str) -> dict:
     with open(path, encoding="utf-8") as handle:
-        data = yaml.safe_load(handle)
+        return values_from_text(handle.read(), path)
+
+
+def values_from_text(text: str, path: str) -> dict:
+    """A values file's data (``path`` names it in the error); a file that is not a mapping is an error."""
+    data = yaml.safe_load(text)
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -141,6 +146,8 @@ def chart_identity(chart_path: str) -> tuple[str, str]:
     """(name, version) from the chart directory's Chart.yaml."""
     with open(os.path.join(chart_path, "Chart.yaml"), encoding="utf-8") as handle:
         chart = yaml.safe_load(handle) or {}
+    if not isinstance(chart, dict):
+        raise HelmError(f"{chart_path}/Chart.yaml is not a mapping")
     return str(chart.get("name", "")), str(chart.get("version", ""))
 
 

@@ -14,7 +14,6 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import yaml
 from ansible_collections.local_llm.tts.plugins.module_utils.cluster_client import (
     ClusterClient,
     ClusterConfigError,
@@ -23,16 +22,19 @@ from ansible_collections.local_llm.tts.plugins.module_utils.cluster_client impor
 from ansible_collections.local_llm.tts.plugins.module_utils.helm_cli import (
     HelmCli,
     HelmError,
+    chart_identity,
     last_deployed_revision,
     pending_status,
     plan_upgrade,
     recover_pending,
-    rollback_target,
+    roll_back,
+    values_from_text,
 )
 from ansible_collections.local_llm.tts.plugins.module_utils.log_markers import log_findings
 from ansible_collections.local_llm.tts.plugins.module_utils.pitfalls import (
     SEVERITY_RANK,
     check_block,
+    check_values_text,
     failure_message,
     selected_gpu_products,
 )
@@ -46,6 +48,7 @@ from ansible_collections.local_llm.tts.plugins.module_utils.tts_checks import (
 )
 from ansible_collections.local_llm.tts.plugins.module_utils.values_block import (
     ValuesError,
+    read_text,
     restore_file,
     set_block_in_file,
 )
@@ -155,23 +158,6 @@ def release_state(history: list[dict], chart_name: str = "") -> dict:
     }
 
 
-def chart_identity_of(chart_path: str) -> tuple[str, str]:
-    with open(os.path.join(chart_path, "Chart.yaml"), encoding="utf-8") as handle:
-        chart = yaml.safe_load(handle) or {}
-    if not isinstance(chart, dict):
-        raise StepFailed(f"CONFIG: {chart_path}/Chart.yaml is not a mapping")
-    return str(chart.get("name", "")), str(chart.get("version", ""))
-
-
-def values_data(text: str, path: str) -> dict:
-    data = yaml.safe_load(text)
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise StepFailed(f"CONFIG: {path}: values must be a YAML mapping, got {type(data).__name__}")
-    return data
-
-
 def pending_message(helm: HelmCli, pending: dict) -> str:
     return (
         f"release {helm.release} is {pending['status']} at revision {pending['revision']} (an interrupted "
@@ -180,9 +166,13 @@ def pending_message(helm: HelmCli, pending: dict) -> str:
     )
 
 
-def gpu_products_for(block: dict, cluster: ClusterClient, warn: Callable[[str], None]) -> list[str] | None:
+def gpu_products_for(
+    block: dict, open_client: Callable[[], ClusterClient], warn: Callable[[str], None]
+) -> list[str] | None:
+    """The GPU products of the nodes the block selects (bf16-pre-ampere); None, with a warning, when
+    the nodes cannot be read."""
     try:
-        nodes = cluster.get_json("/api/v1/nodes", timeout=30).get("items") or []
+        nodes = open_client().get_json("/api/v1/nodes", timeout=30).get("items") or []
     except Exception as exc:  # RBAC, API down: the other rules still apply
         warn(f"cannot read the nodes' GPU products ({exc}); bf16-pre-ampere not checked")
         return None
@@ -208,18 +198,11 @@ def preflight(
     edit = preview_values(values_file, key, block)
     helm_version = check_helm(helm)
     cluster, cluster_info = reach_cluster(open_client)
-    history = read_history(helm)
-    pending = pending_status(history)
-    recovered = None
-    if pending is not None:
-        if not recover:
-            raise StepFailed(pending_message(helm, pending), pending=pending)
-        try:
-            recovered = recover_pending(helm, check_mode)
-        except HelmError as exc:
-            raise StepFailed(str(exc), pending=pending) from None
-        history = read_history(helm)
-    chart = chart_identity_of(chart_path)
+    history, pending, recovered = check_release(helm, recover, check_mode)
+    try:
+        chart = chart_identity(chart_path)
+    except HelmError as exc:
+        raise StepFailed(f"CONFIG: {exc}") from None
     state = release_state(history, chart[0])
     report = {
         "revision_before": state["revision"],
@@ -236,18 +219,19 @@ def preflight(
                 "version": state["chart_version"],
             },
             helm.values(),
-            values_data(edit["after"], values_file),
+            values_from_text(edit["after"], values_file),
             chart,
         )
     except HelmError as exc:
         raise StepFailed(str(exc), report) from None
-    products = gpu_products_for(block, cluster, warn)
+    products = gpu_products_for(block, lambda: cluster, warn)
     findings = check_block(block, key=key, gpu_products=products)
     report["pitfall_findings"] = [finding.as_dict() for finding in findings]
     threshold = SEVERITY_RANK.get(fail_on)
     blocking = [f for f in findings if threshold is not None and SEVERITY_RANK[f.severity] >= threshold]
     if blocking:
         raise StepFailed(failure_message(blocking), report, findings=report["pitfall_findings"])
+    needed = upgrade.needed or edit["changed"]  # a changed values file is always upgraded with
     return {
         "changed": bool(recovered and recovered.get("changed")),
         "helm_version": helm_version,
@@ -258,9 +242,9 @@ def preflight(
         "pending": pending,
         "recovered": recovered,
         "values_changed": edit["changed"],
-        "upgrade_needed": upgrade.needed or edit["changed"],
+        "upgrade_needed": needed,
         "upgrade_reasons": list(upgrade.reasons) or (["values file changes"] if edit["changed"] else []),
-        "change_needed": upgrade.needed or edit["changed"],
+        "change_needed": needed,
         "findings": report["pitfall_findings"],
         "gpu_products": products or [],
         "tts_report": report,
@@ -355,7 +339,9 @@ def apply(
             # A failed upgrade may still have recorded a (failed) revision: the undo rolls that back.
             after = _revision_or(helm, revision_before)
             report["revision_after"] = after
-            raise StepFailed(str(exc), report, **result, new_revision=after != revision_before) from None
+            raise StepFailed(
+                str(exc), report, **{**result, "new_revision": after != revision_before}
+            ) from None
         report["revision_after"] = newest_revision(helm)
         result["new_revision"] = report["revision_after"] != revision_before
     if remove_added and not check_mode and open_client is not None:
@@ -485,16 +471,13 @@ def undo(
     undone = []
     try:
         if new_revision:
-            history = helm.history()
-            current = max(int(entry["revision"]) for entry in history)
-            target = rollback_target(history, current, rollback_to)
-            helm.rollback(target)
-            state = release_state(helm.history())
-            report.update(rolled_back=True, revision_after=state["revision"], rollback_target=target)
-            if state["status"] != "deployed":
+            back = roll_back(helm, rollback_to)
+            target = back["target_revision"]
+            report.update(rolled_back=True, revision_after=back["revision_after"], rollback_target=target)
+            if back["status"] != "deployed":
                 return StepFailed(
-                    f"{failure} The rollback did not take: release {helm.release} is {state['status']} at "
-                    f"revision {state['revision']}.",
+                    f"{failure} The rollback did not take: release {helm.release} is {back['status']} at "
+                    f"revision {back['revision_after']}.",
                     report,
                 )
             undone.append(f"rolled back to revision {target}")
@@ -509,19 +492,20 @@ def undo(
 
 
 # -- drift ---------------------------------------------------------------------------------------------
-def check_release(helm: HelmCli, recover: bool = False, check_mode: bool = False) -> list[dict]:
-    """The release's history; StepFailed on a missing release, or a pending one unless ``recover``."""
+def check_release(helm: HelmCli, recover: bool = False, check_mode: bool = False) -> tuple:
+    """(history, pending, recovered): StepFailed on a missing release, or a pending one unless
+    ``recover``, which rolls it back to its last deployed revision and reads the history again."""
     history = read_history(helm)
     pending = pending_status(history)
     if pending is None:
-        return history
+        return history, None, None
     if not recover:
         raise StepFailed(pending_message(helm, pending), pending=pending)
     try:
-        recover_pending(helm, check_mode)
+        recovered = recover_pending(helm, check_mode)
     except HelmError as exc:
         raise StepFailed(str(exc), pending=pending) from None
-    return read_history(helm)
+    return read_history(helm), pending, recovered
 
 
 def drift(
@@ -555,7 +539,7 @@ def drift(
         check_helm(helm)
         cluster, _info = reach_cluster(open_client)
         check_files(chart_path, drift_params["values_file"])
-        state = release_state(check_release(helm, recover, check_mode))
+        state = release_state(check_release(helm, recover, check_mode)[0])
     leases = None
     if lease is not None:
         leases = LeaseApi(cluster or open_client())
@@ -704,9 +688,6 @@ def lint(values_file: str, key: str, desired: dict | None, fail_on: str = "error
     """The known-pitfall checks, no cluster: the values file's block (with line numbers) and, when given,
     the desired block. Fails (LINT:) on findings at or above ``fail_on``; CONFIG: when the file cannot
     be read or parsed."""
-    from ansible_collections.local_llm.tts.plugins.module_utils.pitfalls import check_values_text
-    from ansible_collections.local_llm.tts.plugins.module_utils.values_block import read_text
-
     try:
         text = read_text(values_file)
         found = [{**f.as_dict(), "source": values_file} for f in check_values_text(text, key=key)]

@@ -98,27 +98,21 @@ gpu_products:
 """
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.local_llm.tts.plugins.module_utils.cluster_client import open_cluster
 from ansible_collections.local_llm.tts.plugins.module_utils.module_args import CONNECTION
 from ansible_collections.local_llm.tts.plugins.module_utils.pitfalls import (
     SEVERITY_RANK,
     check_block,
     check_values_text,
     failure_message,
-    selected_gpu_products,
 )
+from ansible_collections.local_llm.tts.plugins.module_utils.runbook import gpu_products_for
 from ansible_collections.local_llm.tts.plugins.module_utils.values_block import (
     ValuesError,
     load_document,
     read_text,
     to_plain,
 )
-
-
-def _nodes(kubeconfig: str | None, context: str | None) -> list[dict]:
-    """The cluster's nodes as JSON dicts, through the collection's cluster client."""
-    from ansible_collections.local_llm.tts.plugins.module_utils.cluster_client import open_cluster
-
-    return open_cluster(kubeconfig, context).get_json("/api/v1/nodes", timeout=30).get("items") or []
 
 
 def _block_of(params: dict, text: str | None) -> dict:
@@ -148,11 +142,9 @@ def main() -> None:
         text = read_text(p["path"]) if p["path"] is not None else None
         products = p["gpu_products"]
         if products is None and (p["kubeconfig"] is not None or p["context"] is not None):
-            try:
-                products = selected_gpu_products(_block_of(p, text), _nodes(p["kubeconfig"], p["context"]))
-            except Exception as exc:  # RBAC, API down: the other rules still apply
-                module.warn(f"cannot read the nodes' GPU products ({exc}); bf16-pre-ampere not checked")
-                products = None
+            products = gpu_products_for(
+                _block_of(p, text), lambda: open_cluster(p["kubeconfig"], p["context"]), module.warn
+            )
         if text is None:
             findings = check_block(p["block"], key=p["key"], gpu_products=products)
         else:
