@@ -4,8 +4,8 @@ the failure message; the exit code; the human summary and the ``--json`` documen
 Contract with the playbooks
 ---------------------------
 * **Product facts.** The collection's whole modules (preflight, apply, verify, undo, ...) return
-  them as ``tts_report`` in their results, ok or failed; roles publish the rest with
-  ``ansible.builtin.set_stats`` and ``per_host: true``; the keys runner.py reports are :data:`PRODUCT_FACTS`
+  them as ``tts_report`` in their results, ok or failed; per-host ``ansible.builtin.set_stats``
+  payloads are read the same way; the keys runner.py reports are :data:`PRODUCT_FACTS`
   (``revision_before``, ``revision_after``, ``tts_pod``, ``health``, ``speech_latency_ms``,
   ``diagnosis``, ``values_changed``, ``rolled_back``, ``pitfall_findings``); any other key is
   reported as well.
@@ -16,17 +16,17 @@ Contract with the playbooks
   When a key is published twice the later value wins (dicts are merged): these are facts,
   not counters, so Ansible's ``aggregate`` addition (which would add two revision numbers)
   is not applied. Run-wide data, if any, is reported as ``run_facts``.
-* **Configuration errors.** A role that finds the configuration unusable (unreadable
+* **Configuration errors.** A module that finds the configuration unusable (unreadable
   values file, unreachable cluster, wrong context, bad token, ...) fails with a message that
   starts with ``CONFIG:``. A run whose failed hosts all failed that way exits 2 (usage or
   configuration error) instead of 1; any other host failure or an unreachable host exits 1.
 * **Exit codes.** 0 success, 1 a host failed or was unreachable, 2 usage or configuration
   error, 3 ``drift`` found drift (warn mode).
-* **Human output.** Roles publish data (dicts, lists, scalars), never screen text or messages
+* **Human output.** Modules publish data (dicts, lists, scalars), never screen text or messages
   assembled in Jinja; :func:`format_human` renders every command's summary from the same facts
   ``--json`` prints, one section per kind of fact, each printed only when its facts are there:
 
-  - the status screen (``release`` and ``rollout`` present: roles/tts_status): release, namespace,
+  - the status screen (``release`` and ``rollout`` present: local_llm.tts.tts_status): release, namespace,
     revision and its helm status, chart, image, rollout, pod and node, phase (and the container's
     waiting/terminated reason ``state``), ready, restarts, age, health, the drift summary (non-zero
     ``drift_counts`` per layer, or ``drift_error`` when ``drift_checked`` is false), ``pending``
